@@ -1,0 +1,26 @@
+// Event: the value passed from decode to derive. It holds views into the
+// decoder's buffers, valid until the next line is decoded, and numbers.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace ailog {
+
+inline constexpr int kMaxFields = 24;
+
+struct FieldValue {
+    std::string_view str;  // String fields
+    double num = 0;        // Number fields; Timestamp fields: ms since epoch
+    bool present = false;
+};
+
+struct Event {
+    int kind = -1;           // index into Mapping::kinds
+    double time_ms = 0;      // ms since the Unix epoch
+    bool has_time = false;   // false: neither the entry nor its wrapper had a usable time
+    std::array<FieldValue, kMaxFields> fields{};
+};
+
+}  // namespace ailog

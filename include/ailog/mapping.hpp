@@ -1,0 +1,122 @@
+// Mapping: the data that tells the generic decoder which JSON fields to
+// extract and the generic deriver which metric updates each entry makes.
+//
+// Nothing outside this table (and the function that builds the executeParse
+// instance of it) knows about "capability", "tokens" or "requestId": a later
+// config loader only has to fill in a Mapping.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ailog {
+
+enum class FieldType : uint8_t {
+    String,     // a JSON string
+    Number,     // a JSON number, integral or fractional
+    Timestamp,  // ISO 8601 string or epoch number (s, ms, us or ns by magnitude)
+};
+
+// One value extracted from an entry. `paths` are alternatives in priority
+// order (e.g. winston's "message" and pino's "msg"); each path is a list of
+// object keys from the top level down.
+struct FieldSpec {
+    std::string name;
+    FieldType type = FieldType::String;
+    std::vector<std::vector<std::string>> paths;
+    // Bit i set: entries of kind i are skipped (reason missing_field) without it.
+    uint32_t required_in = 0;
+    // Numbers only: values below zero are rejected (reason invalid_value).
+    bool non_negative = false;
+};
+
+enum class EntryRole : uint8_t { Start, End };
+
+// A kind of entry, recognised by the value of the message field. A message
+// also matches when the logger appended text after a space (winston does this
+// when an Error is passed as metadata: "executeParse - failed <error text>").
+struct EntryKind {
+    std::string name;      // used in self-metrics, e.g. "succeeded"
+    std::string message;   // e.g. "executeParse - succeeded"
+    EntryRole role = EntryRole::End;
+    std::string outcome;   // value of the Outcome label source for End kinds
+};
+
+// Maps a numeric field to a label value (e.g. HTTP status -> error_type).
+struct Classifier {
+    struct Range {
+        double low;
+        double high;  // inclusive
+        std::string value;
+    };
+    int field = -1;
+    std::vector<Range> ranges;  // first match wins
+    std::string otherwise;      // field present, no range matched
+    std::string missing;        // field absent
+};
+
+struct LabelSource {
+    enum class Kind : uint8_t { Field, Constant, Outcome, Classified };
+    Kind kind = Kind::Constant;
+    int index = -1;        // Field: field index; Classified: classifier index
+    std::string constant;  // Constant
+};
+
+struct ValueSource {
+    enum class Kind : uint8_t {
+        One,                // +1 / observe 1
+        Field,              // the number in `field`; rule skipped when absent
+        FieldOrCorrelated,  // `field`, else end time - start time of the correlated start
+    };
+    Kind kind = Kind::One;
+    int field = -1;
+};
+
+enum class MetricType : uint8_t { Counter, Gauge, Histogram };
+
+// One metric update made for every entry whose kind is in `entries`.
+struct Rule {
+    uint32_t entries = 0;  // bit i: entry kind i
+    std::vector<LabelSource> labels;  // one per label name of the metric
+    ValueSource value;
+};
+
+struct MetricSpec {
+    std::string name;
+    std::string help;
+    MetricType type = MetricType::Counter;
+    std::vector<std::string> label_names;
+    std::vector<double> buckets;  // histograms: upper bounds, ascending, no +Inf
+    std::vector<Rule> rules;
+};
+
+// Start and end entries of one call share a key; the table of open starts
+// gives failure durations and the in-flight gauge.
+struct CorrelationSpec {
+    int key_field = -1;
+    int in_flight_metric = -1;            // a Gauge in `metrics`, or -1
+    std::vector<LabelSource> in_flight_labels;  // taken from the start entry
+};
+
+struct Mapping {
+    std::vector<FieldSpec> fields;
+    int message_field = -1;  // a String field; every alternative path is tried
+    int time_field = -1;     // a Timestamp field
+    std::vector<EntryKind> kinds;
+    std::vector<Classifier> classifiers;
+    std::vector<MetricSpec> metrics;
+    CorrelationSpec correlation;
+
+    // Checks indices and types; returns a description of the first problem.
+    std::optional<std::string> validate() const;
+};
+
+// The executeParse mapping of metrics.md (seed 000's names, labels, buckets).
+Mapping executeparse_mapping();
+
+constexpr uint32_t kind_bit(int kind) { return 1u << static_cast<unsigned>(kind); }
+
+}  // namespace ailog

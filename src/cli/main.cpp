@@ -1,0 +1,19 @@
+// ailog_exporter entry point.
+#include <csignal>
+
+#include "cli/options.hpp"
+#include "cli/serve.hpp"
+
+int main(int argc, char** argv) {
+    // Signals are taken synchronously by the main thread (sigwait); block
+    // them before any thread starts so that none of them receives one.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const auto cmd = ailog::cli::parse_command_line(argc, argv);
+    if (cmd.kind == ailog::cli::ParsedCommand::Kind::Exit) return cmd.exit_code;
+    return ailog::cli::run_serve(cmd.serve);
+}

@@ -1,0 +1,124 @@
+// CLI11 wiring: flags, help text with examples, validation, exit codes.
+#include "cli/options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "common/duration.hpp"
+#include "version.hpp"
+
+namespace ailog::cli {
+namespace {
+
+constexpr int kUsageError = 2;
+
+const char* kServeExamples = R"(
+Examples:
+  # Serve /metrics on :7467 for a log file, reading it from the start
+  ailog_exporter serve --start-at beginning /var/log/ai-service/app.log
+
+  # Logs of a Kubernetes pod, through stdin
+  kubectl logs -f deploy/ai-service | ailog_exporter serve -
+
+  # Docker json-file logs, listening on localhost only
+  ailog_exporter serve --web.listen-address 127.0.0.1:7467 \
+      /var/lib/docker/containers/ID/ID-json.log
+)";
+
+const CLI::Validator kDuration(
+    [](std::string& s) -> std::string {
+        return parse_duration_ms(s) ? std::string() : "not a duration such as 500ms, 15s, 10m or 1h30m: " + s;
+    },
+    "DURATION");
+
+const CLI::Validator kTelemetryPath(
+    [](std::string& s) -> std::string { return !s.empty() && s[0] == '/' ? std::string() : "must start with /"; },
+    "PATH");
+
+void add_serve_options(CLI::App& serve, ServeOptions& o) {
+    serve.add_option("PATH", o.paths, "Log files to read, or - for stdin (directories and quoted globs too)")
+        ->required();
+    serve.add_option("--web.listen-address", o.listen_address,
+                     "Address to listen on for the web interface and telemetry (host:port; :port for all interfaces)")
+        ->capture_default_str();
+    serve.add_option("--web.telemetry-path", o.telemetry_path, "Path under which to expose metrics")
+        ->check(kTelemetryPath)
+        ->capture_default_str();
+    serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
+        ->check(CLI::IsMember({"beginning", "end"}))
+        ->capture_default_str();
+    serve.add_option("--input.wrapper", o.wrapper,
+                     "Container wrapper of each line: detected per file, or forced")
+        ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
+        ->capture_default_str();
+    serve.add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are skipped whole and counted")
+        ->check(CLI::Range(size_t{64}, size_t{1} << 30))
+        ->capture_default_str();
+    serve.add_flag("--exit-on-eof", o.exit_on_eof,
+                   "Read every input to its end once and exit, instead of following files and serving");
+    serve.add_option("--metrics.max-series", o.max_series,
+                     "Most series the exported metrics may have; updates to new series beyond it are dropped and "
+                     "counted")
+        ->check(CLI::Range(size_t{1}, size_t{10000000}))
+        ->capture_default_str();
+    serve.add_option("--correlation.max-entries", o.correlation_max_entries,
+                     "Most open start entries remembered for failure durations and in-flight requests")
+        ->check(CLI::Range(size_t{0}, size_t{100000000}))
+        ->capture_default_str();
+    serve.add_option("--correlation.max-age", o.correlation_max_age,
+                     "Start entries older than this without an end entry are forgotten (counted as evicted)")
+        ->check(kDuration)
+        ->capture_default_str();
+    serve.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    serve.add_option("--log.format", o.log_format, "Output format of log messages")
+        ->check(CLI::IsMember({"logfmt", "json"}))
+        ->capture_default_str();
+    serve.footer(kServeExamples);
+}
+
+bool is_subcommand_or_top_flag(std::string_view a) {
+    return a == "serve" || a == "help" || a == "--help" || a == "-h" || a == "--version" || a == "-V";
+}
+
+}  // namespace
+
+ParsedCommand parse_command_line(int argc, char** argv) {
+    ParsedCommand result;
+    CLI::App app{"ailog_exporter: Prometheus metrics from the JSON logs of an AI service, without touching it.",
+                 "ailog_exporter"};
+    app.set_version_flag("--version,-V", std::string("ailog_exporter ") + kVersion + " (" + kRevision + ")");
+    app.require_subcommand(1, 1);
+    app.footer("Without a subcommand, serve is assumed: ailog_exporter [serve] [OPTIONS] PATH...\n" +
+               std::string(kServeExamples));
+    CLI::App* serve = app.add_subcommand("serve", "Follow log files or stdin and serve their metrics over HTTP");
+    add_serve_options(*serve, result.serve);
+
+    // `ailog_exporter [options] PATH...` means serve.
+    std::vector<std::string> args;
+    for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 takes them reversed
+    if (argc == 1 || !is_subcommand_or_top_flag(argv[1])) args.emplace_back("serve");
+
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp& e) {
+        result.exit_code = app.exit(e);
+        return result;
+    } catch (const CLI::CallForAllHelp& e) {
+        result.exit_code = app.exit(e);
+        return result;
+    } catch (const CLI::CallForVersion& e) {
+        result.exit_code = app.exit(e);
+        return result;
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "ailog_exporter: error: " << e.what() << "\nRun 'ailog_exporter serve --help' for the options.\n";
+        result.exit_code = kUsageError;
+        return result;
+    }
+    result.kind = ParsedCommand::Kind::Serve;
+    return result;
+}
+
+}  // namespace ailog::cli

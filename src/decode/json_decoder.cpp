@@ -1,0 +1,249 @@
+// JsonDecoder: mapping-driven field extraction with simdjson on-demand.
+#include "decode/json_decoder.hpp"
+
+#include "decode/timestamp.hpp"
+
+namespace ailog {
+
+using simdjson::error_code;
+namespace od = simdjson::ondemand;
+
+JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(mapping.fields.size(), 0) {
+    nodes_.emplace_back();  // root
+    for (int f = 0; f < static_cast<int>(mapping.fields.size()); ++f) {
+        const auto& spec = mapping.fields[static_cast<size_t>(f)];
+        for (int alt = 0; alt < static_cast<int>(spec.paths.size()); ++alt) {
+            int node = 0;
+            for (const auto& key : spec.paths[static_cast<size_t>(alt)]) {
+                nodes_[static_cast<size_t>(node)].subtree_fields |= 1u << f;
+                int next = -1;
+                for (int c : nodes_[static_cast<size_t>(node)].children)
+                    if (nodes_[static_cast<size_t>(c)].key == key) next = c;
+                if (next < 0) {
+                    next = static_cast<int>(nodes_.size());
+                    nodes_.push_back(Node{key, {}, -1, 0, 0});
+                    nodes_[static_cast<size_t>(node)].children.push_back(next);
+                }
+                node = next;
+            }
+            Node& leaf = nodes_[static_cast<size_t>(node)];
+            leaf.subtree_fields |= 1u << f;
+            leaf.field = f;
+            leaf.alt = alt;
+        }
+        used_in_[static_cast<size_t>(f)] = spec.required_in;
+    }
+    // A field is read by a kind when one of that kind's rules uses it.
+    auto use = [&](int field, uint32_t kinds) {
+        if (field >= 0) used_in_[static_cast<size_t>(field)] |= kinds;
+    };
+    const uint32_t all = (mapping.kinds.size() >= 32) ? ~0u : ((1u << mapping.kinds.size()) - 1);
+    use(mapping.message_field, all);
+    use(mapping.time_field, all);
+    use(mapping.correlation.key_field, all);
+    for (const auto& l : mapping.correlation.in_flight_labels)
+        if (l.kind == LabelSource::Kind::Field) use(l.index, all);
+    for (const auto& metric : mapping.metrics) {
+        for (const auto& rule : metric.rules) {
+            for (const auto& l : rule.labels) {
+                if (l.kind == LabelSource::Kind::Field) use(l.index, rule.entries);
+                if (l.kind == LabelSource::Kind::Classified)
+                    use(mapping.classifiers[static_cast<size_t>(l.index)].field, rule.entries);
+            }
+            if (rule.value.kind != ValueSource::Kind::One) use(rule.value.field, rule.entries);
+        }
+    }
+}
+
+error_code JsonDecoder::read_leaf(od::value v, const Node& leaf) {
+    const int f = leaf.field;
+    const FieldSpec& spec = mapping_.fields[static_cast<size_t>(f)];
+    FieldValue& out = ev_->fields[static_cast<size_t>(f)];
+    const bool is_message = f == mapping_.message_field;
+    // An earlier alternative wins, whatever the key order.
+    if (!is_message && out.present && alt_of_[f] < leaf.alt) return simdjson::SUCCESS;
+
+    od::json_type t;
+    if (auto e = v.type().get(t)) return e;
+    if (t == od::json_type::null) return simdjson::SUCCESS;  // null: absent
+
+    switch (spec.type) {
+        case FieldType::String: {
+            if (t != od::json_type::string) {
+                wrong_type_ |= 1u << f;
+                return simdjson::SUCCESS;
+            }
+            std::string_view sv;
+            if (auto e = v.get_string().get(sv)) return e;
+            if (is_message) {
+                if (leaf.alt < kMaxMessageAlts) message_alts_[leaf.alt] = sv;
+                if (out.present && alt_of_[f] < leaf.alt) return simdjson::SUCCESS;
+            }
+            out.str = sv;
+            break;
+        }
+        case FieldType::Number: {
+            if (t != od::json_type::number) {
+                wrong_type_ |= 1u << f;
+                return simdjson::SUCCESS;
+            }
+            double d;
+            if (auto e = v.get_double().get(d)) return e;
+            if (spec.non_negative && d < 0) invalid_value_ |= 1u << f;
+            out.num = d;
+            break;
+        }
+        case FieldType::Timestamp: {
+            double ms;
+            if (t == od::json_type::number) {
+                double d;
+                if (auto e = v.get_double().get(d)) return e;
+                ms = epoch_to_ms(d);
+            } else if (t == od::json_type::string) {
+                std::string_view sv;
+                if (auto e = v.get_string().get(sv)) return e;
+                auto parsed = parse_iso8601_ms(sv);
+                if (!parsed) return simdjson::SUCCESS;  // unusable: as if absent
+                ms = *parsed;
+            } else {
+                wrong_type_ |= 1u << f;
+                return simdjson::SUCCESS;
+            }
+            out.num = ms;
+            break;
+        }
+    }
+    out.present = true;
+    alt_of_[f] = leaf.alt;
+    return simdjson::SUCCESS;
+}
+
+error_code JsonDecoder::walk(od::object obj, int node_index) {
+    const Node& node = nodes_[static_cast<size_t>(node_index)];
+    for (auto field_result : obj) {
+        od::field field;
+        if (auto e = std::move(field_result).get(field)) return e;
+        const od::raw_json_string key = field.key();
+        int child = -1;
+        for (int c : node.children) {
+            if (key.unsafe_is_equal(nodes_[static_cast<size_t>(c)].key)) {
+                child = c;
+                break;
+            }
+        }
+        if (child < 0) continue;  // the iterator skips the value
+        const Node& cn = nodes_[static_cast<size_t>(child)];
+        od::value v = field.value();
+        if (cn.field >= 0) {
+            if (auto e = read_leaf(v, cn)) return e;
+            continue;
+        }
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t == od::json_type::null) continue;
+        if (t != od::json_type::object) {
+            wrong_type_ |= cn.subtree_fields;
+            continue;
+        }
+        od::object sub;
+        if (auto e = v.get_object().get(sub)) return e;
+        if (auto e = walk(sub, child)) return e;
+    }
+    return simdjson::SUCCESS;
+}
+
+int JsonDecoder::match_kind() const {
+    for (int a = 0; a < kMaxMessageAlts; ++a) {
+        const std::string_view msg = message_alts_[a];
+        if (msg.data() == nullptr) continue;
+        for (int k = 0; k < static_cast<int>(mapping_.kinds.size()); ++k) {
+            const std::string& want = mapping_.kinds[static_cast<size_t>(k)].message;
+            if (msg.size() >= want.size() && msg.compare(0, want.size(), want) == 0 &&
+                (msg.size() == want.size() || msg[want.size()] == ' '))
+                return k;
+        }
+    }
+    return -1;
+}
+
+namespace {
+SkipReason json_error_reason(error_code e) {
+    return e == simdjson::UTF8_ERROR ? SkipReason::InvalidUtf8 : SkipReason::InvalidJson;
+}
+bool is_json_scalar_start(char c) { return c == '"' || c == '-' || (c >= '0' && c <= '9'); }
+}  // namespace
+
+std::optional<SkipReason> JsonDecoder::classify_non_object(std::string_view payload, size_t capacity, char first) {
+    std::string_view trimmed = payload;
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
+    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.remove_suffix(1);
+    if (trimmed == "true" || trimmed == "false" || trimmed == "null") return SkipReason::NotObject;
+    if (first != '[' && !is_json_scalar_start(first)) return SkipReason::NotJson;
+
+    od::document doc;
+    if (auto e = parser_.iterate(simdjson::padded_string_view(payload.data(), payload.size(), capacity)).get(doc))
+        return first == '[' ? json_error_reason(e) : SkipReason::NotJson;
+    bool ok;
+    if (first == '[') {
+        size_t n;
+        ok = !doc.count_elements().get(n);
+    } else if (first == '"') {
+        std::string_view sv;
+        ok = !doc.get_string().get(sv);
+    } else {
+        double d;
+        ok = !doc.get_double().get(d);
+    }
+    if (ok && doc.current_location().error() == simdjson::OUT_OF_BOUNDS) return SkipReason::NotObject;
+    // A line that starts like a number but is not one is text ("2025-06-01 …").
+    return first == '[' ? SkipReason::InvalidJson : SkipReason::NotJson;
+}
+
+std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t capacity, Event& ev) {
+    // A UTF-8 byte order mark is not part of the entry.
+    if (payload.size() >= 3 && payload.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+        payload.remove_prefix(3);
+        capacity -= 3;
+    }
+    size_t i = 0;
+    while (i < payload.size() && (payload[i] == ' ' || payload[i] == '\t')) ++i;
+    if (i == payload.size()) return SkipReason::Empty;
+    if (payload[i] != '{') return classify_non_object(payload, capacity, payload[i]);
+
+    const size_t nfields = mapping_.fields.size();
+    for (size_t f = 0; f < nfields; ++f) ev.fields[f].present = false;
+    for (auto& m : message_alts_) m = {};
+    ev_ = &ev;
+    wrong_type_ = 0;
+    invalid_value_ = 0;
+
+    od::document doc;
+    if (auto e = parser_.iterate(simdjson::padded_string_view(payload.data(), payload.size(), capacity)).get(doc))
+        return json_error_reason(e);
+    od::object root;
+    if (auto e = doc.get_object().get(root)) return json_error_reason(e);
+    if (auto e = walk(root, 0)) return json_error_reason(e);
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return SkipReason::TrailingContent;
+
+    const int kind = match_kind();
+    if (kind < 0) return SkipReason::NotMatched;
+    const uint32_t bit = kind_bit(kind);
+    for (size_t f = 0; f < nfields; ++f) {
+        if (!(used_in_[f] & bit)) continue;
+        if (wrong_type_ & (1u << f)) return SkipReason::WrongType;
+    }
+    for (size_t f = 0; f < nfields; ++f) {
+        if ((mapping_.fields[f].required_in & bit) && !ev.fields[f].present) return SkipReason::MissingField;
+        if ((used_in_[f] & bit) && (invalid_value_ & (1u << f))) return SkipReason::InvalidValue;
+    }
+    ev.kind = kind;
+    if (mapping_.time_field >= 0 && ev.fields[static_cast<size_t>(mapping_.time_field)].present) {
+        ev.time_ms = ev.fields[static_cast<size_t>(mapping_.time_field)].num;
+        ev.has_time = true;
+    } else {
+        ev.has_time = false;
+    }
+    return std::nullopt;
+}
+
+}  // namespace ailog

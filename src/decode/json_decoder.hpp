@@ -1,0 +1,62 @@
+// JsonDecoder: one JSON log entry -> Event, driven by a Mapping.
+//
+// The mapping's field paths are compiled into a small key tree; each line is
+// walked once with simdjson's on-demand parser, reading keys in any order and
+// skipping every value the mapping does not need. Strings in the Event point
+// into the parser's buffer and stay valid until the next decode().
+#pragma once
+
+#include <simdjson.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ailog/event.hpp"
+#include "ailog/mapping.hpp"
+#include "ailog/skip_reason.hpp"
+
+namespace ailog {
+
+class JsonDecoder {
+public:
+    explicit JsonDecoder(const Mapping& mapping);
+
+    // `capacity`: readable bytes from payload.data(), at least
+    // payload.size() + SIMDJSON_PADDING. Returns the skip reason, or nothing
+    // when `ev` holds a mapped entry.
+    std::optional<SkipReason> decode(std::string_view payload, size_t capacity, Event& ev);
+
+private:
+    struct Node {
+        std::string key;
+        std::vector<int> children;  // node indices
+        int field = -1;             // leaf: field index
+        int alt = 0;                // leaf: priority among the field's paths
+        uint32_t subtree_fields = 0;  // fields at or below this node
+    };
+    static constexpr int kMaxMessageAlts = 4;
+
+    // Walks one object level; returns an error for malformed JSON.
+    simdjson::error_code walk(simdjson::ondemand::object obj, int node);
+    simdjson::error_code read_leaf(simdjson::ondemand::value v, const Node& leaf);
+    std::optional<SkipReason> classify_non_object(std::string_view payload, size_t capacity, char first);
+    int match_kind() const;
+
+    const Mapping& mapping_;
+    std::vector<Node> nodes_;  // nodes_[0] is the root
+    std::vector<uint32_t> used_in_;  // per field: kinds whose rules read it
+    simdjson::ondemand::parser parser_;
+
+    // Per-line scratch.
+    Event* ev_ = nullptr;
+    int alt_of_[kMaxFields]{};
+    std::string_view message_alts_[kMaxMessageAlts];
+    // Deferred problems: they only count if the line is a mapped entry whose
+    // kind reads the field.
+    uint32_t wrong_type_ = 0;
+    uint32_t invalid_value_ = 0;
+};
+
+}  // namespace ailog

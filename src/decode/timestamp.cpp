@@ -1,0 +1,105 @@
+// ISO 8601 and epoch timestamps to milliseconds since the Unix epoch.
+#include "decode/timestamp.hpp"
+
+#include <cstdint>
+
+namespace ailog {
+namespace {
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+// (Howard Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool digits(std::string_view s, size_t pos, size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+        const char c = s[i];
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + (c - '0');
+    }
+    out = v;
+    return true;
+}
+
+bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : kDays[m - 1];
+}
+
+}  // namespace
+
+std::optional<double> parse_iso8601_ms(std::string_view s) {
+    int year, month, day, hour, minute, second;
+    if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
+        !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
+        s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
+        return std::nullopt;
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 60)
+        return std::nullopt;
+
+    size_t pos = 19;
+    double fraction_ms = 0;
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+        ++pos;
+        const size_t start = pos;
+        // Keep nanosecond precision at most; further digits cannot change a double of ms.
+        int64_t frac = 0;
+        int64_t scale = 1;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (pos - start < 9) {
+                frac = frac * 10 + (s[pos] - '0');
+                scale *= 10;
+            }
+            ++pos;
+        }
+        if (pos == start) return std::nullopt;
+        fraction_ms = static_cast<double>(frac) * 1000.0 / static_cast<double>(scale);
+    }
+
+    int offset_min = 0;
+    if (pos < s.size()) {
+        const char z = s[pos];
+        if (z == 'Z' || z == 'z') {
+            ++pos;
+        } else if (z == '+' || z == '-') {
+            int oh, om;
+            if (!digits(s, pos + 1, 2, oh)) return std::nullopt;
+            size_t after = pos + 3;
+            if (after < s.size() && s[after] == ':') ++after;
+            if (!digits(s, after, 2, om)) return std::nullopt;
+            if (oh > 23 || om > 59) return std::nullopt;
+            offset_min = (oh * 60 + om) * (z == '-' ? -1 : 1);
+            pos = after + 2;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (pos != s.size()) return std::nullopt;
+
+    const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    // Integral milliseconds first, so whole-ms timestamps stay exact.
+    const int64_t whole_ms = secs * 1000 + static_cast<int64_t>(fraction_ms);
+    return static_cast<double>(whole_ms) + (fraction_ms - static_cast<double>(static_cast<int64_t>(fraction_ms)));
+}
+
+double epoch_to_ms(double v) {
+    const double a = v < 0 ? -v : v;
+    if (a < 1e11) return v * 1000.0;   // seconds
+    if (a < 1e14) return v;            // milliseconds
+    if (a < 1e17) return v / 1000.0;   // microseconds
+    return v / 1e6;                    // nanoseconds
+}
+
+}  // namespace ailog

@@ -1,0 +1,77 @@
+// Unwrapper: takes the lines of one file and yields the log entries inside
+// their container wrapper (Docker json-file, Kubernetes CRI) or the lines
+// themselves, joining records that the runtime split.
+//
+// State is per source: the wrapper detected from the first non-empty line
+// (unless forced) and the partial record of each stream.
+#pragma once
+
+#include <simdjson.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ailog/skip_reason.hpp"
+
+namespace ailog {
+
+enum class WrapperKind : uint8_t { Auto, None, Docker, Cri };
+
+std::optional<WrapperKind> parse_wrapper_kind(std::string_view s);
+std::string_view to_string(WrapperKind k);
+
+// Which wrapper a line is in, judged from that line alone.
+WrapperKind sniff_wrapper(std::string_view line);
+
+struct Payload {
+    std::string_view text;
+    size_t capacity;                // readable bytes from text.data()
+    std::optional<double> time_ms;  // the wrapper's timestamp, if any
+};
+
+class Unwrapper {
+public:
+    Unwrapper(WrapperKind forced, size_t max_line_bytes) : kind_(forced), max_line_(max_line_bytes) {}
+
+    // One framed line in; on_payload(const Payload&) for each complete entry,
+    // on_skip(SkipReason) for a line that yields nothing countable.
+    // Continuation records of a split entry yield neither.
+    template <class OnPayload, class OnSkip>
+    void feed(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload&& on_payload,
+              OnSkip&& on_skip);
+
+    WrapperKind kind() const { return kind_; }
+    // Forget partial records and, in Auto mode, the detected wrapper
+    // (the file was truncated or replaced).
+    void reset(WrapperKind forced);
+
+private:
+    struct Partial {
+        std::vector<char> buf;  // joined so far, with padding room
+        size_t len = 0;
+        bool overflow = false;  // over the line limit: dropped at the end
+        bool active = false;
+    };
+    enum class Step { Complete, Continue, Bad, TooLong };
+
+    Partial& partial_for(std::string_view stream) { return stream == "stderr" ? stderr_ : stdout_; }
+    Step append(Partial& p, std::string_view piece, bool last);
+    Payload finish(Partial& p, std::optional<double> time_ms);
+
+    template <class OnPayload, class OnSkip>
+    void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity,
+                     OnPayload& on_payload, OnSkip& on_skip);
+    template <class OnPayload, class OnSkip>
+    void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
+
+    WrapperKind kind_;
+    size_t max_line_;
+    Partial stdout_;
+    Partial stderr_;
+};
+
+}  // namespace ailog
+
+#include "decode/wrapper_inl.hpp"

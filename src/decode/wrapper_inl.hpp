@@ -1,0 +1,117 @@
+// Unwrapper::feed and the per-wrapper parsers (templates, inlined in the
+// line loop).
+#pragma once
+
+#include "decode/timestamp.hpp"
+#include "decode/wrapper.hpp"
+
+namespace ailog {
+
+template <class OnPayload, class OnSkip>
+void Unwrapper::feed(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity,
+                     OnPayload&& on_payload, OnSkip&& on_skip) {
+    if (kind_ == WrapperKind::Auto) {
+        size_t i = 0;
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        if (i == line.size()) {
+            on_skip(SkipReason::Empty);
+            return;
+        }
+        kind_ = sniff_wrapper(line);
+    }
+    switch (kind_) {
+        case WrapperKind::Docker: feed_docker(parser, line, capacity, on_payload, on_skip); return;
+        case WrapperKind::Cri: feed_cri(line, on_payload, on_skip); return;
+        default: on_payload(Payload{line, capacity, std::nullopt}); return;
+    }
+}
+
+// {"log":"<entry, JSON-escaped>\n","stream":"stdout","time":"2025-06-01T12:00:00.029123456Z"}
+template <class OnPayload, class OnSkip>
+void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity,
+                            OnPayload& on_payload, OnSkip& on_skip) {
+    namespace od = simdjson::ondemand;
+    size_t i = 0;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i == line.size()) {
+        on_skip(SkipReason::Empty);
+        return;
+    }
+    od::document doc;
+    od::object obj;
+    if (parser.iterate(simdjson::padded_string_view(line.data(), line.size(), capacity)).get(doc) ||
+        doc.get_object().get(obj)) {
+        on_skip(SkipReason::BadWrapper);
+        return;
+    }
+    std::string_view log, stream, time;
+    bool has_log = false;
+    for (auto fr : obj) {
+        od::field field;
+        if (std::move(fr).get(field)) {
+            on_skip(SkipReason::BadWrapper);
+            return;
+        }
+        const auto key = field.key();
+        std::string_view* target = nullptr;
+        if (key.unsafe_is_equal("log")) target = &log;
+        else if (key.unsafe_is_equal("stream")) target = &stream;
+        else if (key.unsafe_is_equal("time")) target = &time;
+        if (target == nullptr) continue;
+        if (field.value().get_string().get(*target)) {
+            on_skip(SkipReason::BadWrapper);
+            return;
+        }
+        // Unescaped strings stay valid until the parser's next document.
+        has_log |= target == &log;
+    }
+    if (!has_log || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+        on_skip(SkipReason::BadWrapper);
+        return;
+    }
+    Partial& p = partial_for(stream);
+    const bool last = !log.empty() && log.back() == '\n';
+    if (last) log.remove_suffix(1);
+    switch (append(p, log, last)) {
+        case Step::Continue: return;
+        case Step::Bad: on_skip(SkipReason::BadWrapper); return;
+        case Step::TooLong: on_skip(SkipReason::TooLong); return;
+        case Step::Complete: break;
+    }
+    on_payload(finish(p, parse_iso8601_ms(time)));
+}
+
+// 2025-06-01T12:00:00.029000000Z stdout F {"level":30,…}
+template <class OnPayload, class OnSkip>
+void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip) {
+    if (line.empty()) {
+        on_skip(SkipReason::Empty);
+        return;
+    }
+    const size_t s1 = line.find(' ');
+    const size_t s2 = s1 == std::string_view::npos ? s1 : line.find(' ', s1 + 1);
+    if (s2 == std::string_view::npos) {
+        on_skip(SkipReason::BadWrapper);
+        return;
+    }
+    const size_t s3 = line.find(' ', s2 + 1);
+    const std::string_view ts = line.substr(0, s1);
+    const std::string_view stream = line.substr(s1 + 1, s2 - s1 - 1);
+    const std::string_view tag = line.substr(s2 + 1, s3 == std::string_view::npos ? std::string_view::npos : s3 - s2 - 1);
+    const std::string_view payload = s3 == std::string_view::npos ? std::string_view{} : line.substr(s3 + 1);
+    const auto time = parse_iso8601_ms(ts);
+    if (!time || (stream != "stdout" && stream != "stderr") || tag.empty() || (tag[0] != 'P' && tag[0] != 'F')) {
+        on_skip(SkipReason::BadWrapper);
+        return;
+    }
+    Partial& p = partial_for(stream);
+    switch (append(p, payload, tag[0] == 'F')) {
+        case Step::Continue: return;
+        case Step::Bad: on_skip(SkipReason::BadWrapper); return;
+        case Step::TooLong: on_skip(SkipReason::TooLong); return;
+        case Step::Complete: break;
+    }
+    on_payload(finish(p, time));
+}
+
+}  // namespace ailog

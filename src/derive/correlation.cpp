@@ -1,0 +1,99 @@
+// CorrelationTable: hashing, open-addressing index, slab bookkeeping.
+#include "derive/correlation.hpp"
+
+#include <cstring>
+
+namespace ailog {
+namespace {
+
+uint64_t mix(uint64_t x) {
+    // splitmix64 finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t hash_with_seed(std::string_view s, uint64_t seed) {
+    uint64_t h = seed ^ (s.size() * 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+    return mix(h ^ tail ^ (static_cast<uint64_t>(s.size() - i) << 56));
+}
+
+}  // namespace
+
+KeyHash hash_key(std::string_view key) {
+    return {hash_with_seed(key, 0x243f6a8885a308d3ULL), hash_with_seed(key, 0x13198a2e03707344ULL)};
+}
+
+CorrelationTable::CorrelationTable(Limits limits) : limits_(limits), index_(64, 0) {}
+
+size_t CorrelationTable::find_index(const KeyHash& key) const {
+    const size_t mask = index_.size() - 1;
+    for (size_t pos = key.a & mask;; pos = (pos + 1) & mask) {
+        const uint32_t v = index_[pos];
+        if (v == 0) return static_cast<size_t>(-1);
+        if (slots_[v - 1].entry.key == key) return pos;
+    }
+}
+
+void CorrelationTable::index_insert(uint32_t slot) {
+    const size_t mask = index_.size() - 1;
+    size_t pos = slots_[slot].entry.key.a & mask;
+    while (index_[pos] != 0) pos = (pos + 1) & mask;
+    index_[pos] = slot + 1;
+}
+
+// Backward-shift deletion keeps linear probing correct without tombstones.
+void CorrelationTable::index_erase(size_t pos) {
+    const size_t mask = index_.size() - 1;
+    index_[pos] = 0;
+    for (size_t next = (pos + 1) & mask; index_[next] != 0; next = (next + 1) & mask) {
+        const size_t home = slots_[index_[next] - 1].entry.key.a & mask;
+        // Move `next` into the hole if its home is not in (pos, next].
+        const bool in_range = pos <= next ? (home > pos && home <= next) : (home > pos || home <= next);
+        if (!in_range) {
+            index_[pos] = index_[next];
+            index_[next] = 0;
+            pos = next;
+        }
+    }
+}
+
+void CorrelationTable::unlink_and_free(uint32_t slot) {
+    Slot& s = slots_[slot];
+    if (s.prev != kNil) slots_[s.prev].next = s.next;
+    else head_ = s.next;
+    if (s.next != kNil) slots_[s.next].prev = s.prev;
+    else tail_ = s.prev;
+    free_.push_back(slot);
+    --size_;
+}
+
+void CorrelationTable::grow_index() {
+    std::vector<uint32_t> old(index_.size() * 2, 0);
+    old.swap(index_);
+    for (uint32_t v : old)
+        if (v != 0) index_insert(v - 1);
+}
+
+bool CorrelationTable::take(const KeyHash& key, Entry& out) {
+    const size_t pos = find_index(key);
+    if (pos == static_cast<size_t>(-1)) return false;
+    const uint32_t slot = index_[pos] - 1;
+    out = slots_[slot].entry;
+    index_erase(pos);
+    unlink_and_free(slot);
+    return true;
+}
+
+}  // namespace ailog

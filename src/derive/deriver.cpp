@@ -1,0 +1,143 @@
+// Deriver: events -> metric updates, with start/end correlation.
+#include "derive/deriver.hpp"
+
+#include <algorithm>
+
+namespace ailog {
+
+Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::Limits limits)
+    : mapping_(mapping), store_(store), table_(limits), rules_by_kind_(mapping.kinds.size()) {
+    for (const auto& m : mapping.metrics)
+        families_.push_back(store.add_family(m.name, m.help, m.type, m.label_names, m.buckets));
+    for (int mi = 0; mi < static_cast<int>(mapping.metrics.size()); ++mi) {
+        for (const auto& rule : mapping.metrics[static_cast<size_t>(mi)].rules)
+            for (int k = 0; k < static_cast<int>(mapping.kinds.size()); ++k)
+                if (rule.entries & kind_bit(k)) rules_by_kind_[static_cast<size_t>(k)].push_back({mi, &rule});
+    }
+    stats_.entries.assign(mapping.kinds.size(), 0);
+    stats_.unmatched.assign(mapping.kinds.size(), 0);
+}
+
+std::string_view Deriver::classify(const Classifier& c, const Event& ev) const {
+    const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
+    if (!v.present) return c.missing;
+    for (const auto& r : c.ranges)
+        if (v.num >= r.low && v.num <= r.high) return r.value;
+    return c.otherwise;
+}
+
+bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind) {
+    nlabels_ = sources.size();
+    for (size_t i = 0; i < sources.size(); ++i) {
+        const LabelSource& s = sources[i];
+        switch (s.kind) {
+            case LabelSource::Kind::Constant: labels_[i] = s.constant; break;
+            case LabelSource::Kind::Outcome: labels_[i] = mapping_.kinds[static_cast<size_t>(kind)].outcome; break;
+            case LabelSource::Kind::Classified:
+                labels_[i] = classify(mapping_.classifiers[static_cast<size_t>(s.index)], ev);
+                break;
+            case LabelSource::Kind::Field: {
+                const FieldValue& v = ev.fields[static_cast<size_t>(s.index)];
+                if (!v.present) return false;
+                labels_[i] = v.str;
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+void Deriver::release_in_flight(const CorrelationTable::Entry& e) {
+    if (e.payload == 0) return;
+    Series* s = in_flight_series_[e.payload - 1];
+    MetricStore::add(*s, -1);
+}
+
+void Deriver::evicted(const CorrelationTable::Entry& e, EvictReason r) {
+    release_in_flight(e);
+    ++stats_.evicted[static_cast<size_t>(r)];
+}
+
+void Deriver::apply(const Event& ev) {
+    const int kind = ev.kind;
+    const EntryKind& ek = mapping_.kinds[static_cast<size_t>(kind)];
+    ++stats_.entries[static_cast<size_t>(kind)];
+
+    const CorrelationSpec& corr = mapping_.correlation;
+    const FieldValue* key = corr.key_field >= 0 ? &ev.fields[static_cast<size_t>(corr.key_field)] : nullptr;
+    const bool keyed = key != nullptr && key->present;
+
+    expire(ev.time_ms);
+
+    bool correlated = false;
+    double correlated_ms = 0;
+    if (ek.role == EntryRole::Start) {
+        if (keyed) {
+            uint32_t payload = 0;
+            if (corr.in_flight_metric >= 0 && resolve_labels(corr.in_flight_labels, ev, kind)) {
+                const int family = families_[static_cast<size_t>(corr.in_flight_metric)];
+                if (Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_))) {
+                    // Series are few and stable: find or append its slot.
+                    auto it = std::find(in_flight_series_.begin(), in_flight_series_.end(), s);
+                    if (it == in_flight_series_.end()) it = in_flight_series_.insert(it, s);
+                    payload = static_cast<uint32_t>(it - in_flight_series_.begin()) + 1;
+                    MetricStore::add(*s, 1);
+                }
+            }
+            table_.insert({hash_key(key->str), ev.time_ms, payload},
+                          [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+        }
+    } else {
+        CorrelationTable::Entry start;
+        if (keyed && table_.take(hash_key(key->str), start)) {
+            release_in_flight(start);
+            correlated_ms = ev.time_ms - start.start_ms;
+            correlated = true;
+        } else {
+            ++stats_.unmatched[static_cast<size_t>(kind)];
+        }
+    }
+
+    for (const CompiledRule& cr : rules_by_kind_[static_cast<size_t>(kind)]) {
+        const Rule& rule = *cr.rule;
+        double value = 1;
+        switch (rule.value.kind) {
+            case ValueSource::Kind::One: break;
+            case ValueSource::Kind::Field: {
+                const FieldValue& v = ev.fields[static_cast<size_t>(rule.value.field)];
+                if (!v.present) continue;
+                value = v.num;
+                break;
+            }
+            case ValueSource::Kind::FieldOrCorrelated: {
+                const FieldValue& v = ev.fields[static_cast<size_t>(rule.value.field)];
+                if (v.present) {
+                    value = v.num;
+                } else if (correlated) {
+                    if (correlated_ms < 0) {
+                        ++stats_.negative_durations;
+                        continue;
+                    }
+                    value = correlated_ms;
+                } else {
+                    continue;
+                }
+                break;
+            }
+        }
+        if (!resolve_labels(rule.labels, ev, kind)) continue;
+        const int family = families_[static_cast<size_t>(cr.metric)];
+        Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_));
+        if (s == nullptr) continue;
+        if (mapping_.metrics[static_cast<size_t>(cr.metric)].type == MetricType::Histogram)
+            store_.observe(family, *s, value);
+        else
+            MetricStore::add(*s, value);
+    }
+}
+
+void Deriver::expire(double now_ms) {
+    table_.expire(now_ms, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+}
+
+}  // namespace ailog

@@ -1,0 +1,65 @@
+// Deriver: applies a Mapping's rules to decoded events, updating the metric
+// store. It also owns the correlation of start and end entries.
+//
+// Rules are compiled once: every label source and value source is resolved
+// to indices, so the per-event work is a few comparisons, one series lookup
+// per rule and relaxed atomic stores.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "ailog/event.hpp"
+#include "ailog/mapping.hpp"
+#include "ailog/metric_store.hpp"
+#include "derive/correlation.hpp"
+
+namespace ailog {
+
+// What the deriver tells the exporter's self-metrics.
+struct DeriveStats {
+    std::vector<uint64_t> entries;    // per kind
+    std::vector<uint64_t> unmatched;  // end entries with no open start, per kind
+    std::array<uint64_t, 3> evicted{};  // per EvictReason
+    uint64_t negative_durations = 0;  // correlated durations below zero, not observed
+};
+
+class Deriver {
+public:
+    Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::Limits limits);
+
+    void apply(const Event& ev);
+    // Forgets starts older than the age limit (now_ms in log time).
+    void expire(double now_ms);
+
+    const DeriveStats& stats() const { return stats_; }
+    const CorrelationTable& correlation() const { return table_; }
+    // Family index in the store of each metric of the mapping.
+    const std::vector<int>& families() const { return families_; }
+
+private:
+    struct CompiledRule {
+        int metric;  // index in mapping.metrics
+        const Rule* rule;
+    };
+
+    // Label values of `sources` for `ev`; false if one is unavailable.
+    bool resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind);
+    std::string_view classify(const Classifier& c, const Event& ev) const;
+    void release_in_flight(const CorrelationTable::Entry& e);
+    void evicted(const CorrelationTable::Entry& e, EvictReason r);
+
+    const Mapping& mapping_;
+    MetricStore& store_;
+    CorrelationTable table_;
+    std::vector<int> families_;
+    std::vector<std::vector<CompiledRule>> rules_by_kind_;
+    std::vector<Series*> in_flight_series_;  // payload of correlation entries -> series
+    std::array<std::string_view, 16> labels_{};
+    size_t nlabels_ = 0;
+    DeriveStats stats_;
+};
+
+}  // namespace ailog

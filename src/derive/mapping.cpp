@@ -1,0 +1,169 @@
+// The executeParse mapping (metrics.md) and Mapping validation.
+#include "ailog/mapping.hpp"
+
+#include <fmt/format.h>
+
+namespace ailog {
+namespace {
+
+enum Field : int {
+    kMessage,
+    kTime,
+    kRequestId,
+    kCapability,
+    kOperation,
+    kDuration,
+    kTokensIn,
+    kTokensOut,
+    kStatusCode,
+};
+
+enum Kind : int { kStart, kSucceeded, kFailed };
+
+LabelSource field_label(int f) { return {LabelSource::Kind::Field, f, {}}; }
+LabelSource const_label(std::string v) { return {LabelSource::Kind::Constant, -1, std::move(v)}; }
+LabelSource outcome_label() { return {LabelSource::Kind::Outcome, -1, {}}; }
+
+}  // namespace
+
+Mapping executeparse_mapping() {
+    Mapping m;
+    const uint32_t ends = kind_bit(kSucceeded) | kind_bit(kFailed);
+    const uint32_t all = kind_bit(kStart) | ends;
+
+    m.fields = {
+        {"message", FieldType::String, {{"message"}, {"msg"}}, 0, false},
+        {"time", FieldType::Timestamp, {{"timestamp"}, {"time"}}, 0, false},
+        {"requestId", FieldType::String, {{"requestId"}}, 0, false},
+        {"capability", FieldType::String, {{"capability"}}, all, false},
+        {"operation", FieldType::String, {{"operation"}}, all, false},
+        {"durationMs", FieldType::Number, {{"result", "durationMs"}}, 0, true},
+        {"tokens.input", FieldType::Number, {{"result", "usage", "tokens", "input"}}, 0, true},
+        {"tokens.output", FieldType::Number, {{"result", "usage", "tokens", "output"}}, 0, true},
+        {"openaiErrorStatusCode", FieldType::Number, {{"openaiErrorStatusCode"}}, 0, false},
+    };
+    m.message_field = kMessage;
+    m.time_field = kTime;
+
+    m.kinds = {
+        {"start", "executeParse - start", EntryRole::Start, ""},
+        {"succeeded", "executeParse - succeeded", EntryRole::End, "success"},
+        {"failed", "executeParse - failed", EntryRole::End, "failure"},
+    };
+
+    m.classifiers = {{
+        kStatusCode,
+        {
+            {429, 429, "RATE_LIMITED"},
+            {401, 401, "UNAUTHORIZED"},
+            {403, 403, "UNAUTHORIZED"},
+            {400, 400, "BAD_REQUEST"},
+            {404, 404, "BAD_REQUEST"},
+            {422, 422, "BAD_REQUEST"},
+            {502, 504, "PROVIDER_UNAVAILABLE"},
+            {500, 599, "PROVIDER_ERROR"},
+        },
+        "OTHER",
+        "INTERNAL",
+    }};
+
+    const auto cap = field_label(kCapability);
+    const auto op = field_label(kOperation);
+
+    m.metrics = {
+        {"openai_api_requests_total",
+         "Total number of OpenAI API requests",
+         MetricType::Counter,
+         {"capability", "operation", "status"},
+         {},
+         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::One, -1}}}},
+        {"openai_api_request_duration_ms",
+         "Duration of OpenAI API requests in milliseconds",
+         MetricType::Histogram,
+         {"capability", "operation", "status"},
+         {10, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
+         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::FieldOrCorrelated, kDuration}}}},
+        {"openai_api_tokens_total",
+         "Total tokens used in OpenAI API requests",
+         MetricType::Counter,
+         {"capability", "operation", "type"},
+         {},
+         {{kind_bit(kSucceeded), {cap, op, const_label("input")}, {ValueSource::Kind::Field, kTokensIn}},
+          {kind_bit(kSucceeded), {cap, op, const_label("output")}, {ValueSource::Kind::Field, kTokensOut}}}},
+        {"openai_api_request_errors_total",
+         "Failed OpenAI API requests by cause",
+         MetricType::Counter,
+         {"capability", "operation", "error_type"},
+         {},
+         {{kind_bit(kFailed), {cap, op, {LabelSource::Kind::Classified, 0, {}}}, {ValueSource::Kind::One, -1}}}},
+        {"openai_api_requests_in_flight",
+         "Requests whose start entry was read and whose end entry was not yet",
+         MetricType::Gauge,
+         {"capability", "operation"},
+         {},
+         {}},
+    };
+    m.correlation = {kRequestId, 4, {cap, op}};
+    return m;
+}
+
+std::optional<std::string> Mapping::validate() const {
+    const int nfields = static_cast<int>(fields.size());
+    const int nkinds = static_cast<int>(kinds.size());
+    auto field_ok = [&](int f, FieldType t) { return f >= 0 && f < nfields && fields[f].type == t; };
+
+    if (nfields > 24) return fmt::format("{} fields, at most 24 are supported", nfields);
+    if (nkinds == 0 || nkinds > 32) return std::string("between 1 and 32 entry kinds are required");
+    if (!field_ok(message_field, FieldType::String)) return std::string("message field must be a string field");
+    if (time_field != -1 && !field_ok(time_field, FieldType::Timestamp))
+        return std::string("time field must be a timestamp field");
+    for (const auto& f : fields) {
+        if (f.paths.empty()) return fmt::format("field {} has no path", f.name);
+        for (const auto& p : f.paths)
+            if (p.empty()) return fmt::format("field {} has an empty path", f.name);
+    }
+    for (const auto& c : classifiers)
+        if (!field_ok(c.field, FieldType::Number)) return std::string("a classifier needs a number field");
+
+    auto labels_ok = [&](const std::vector<LabelSource>& ls) -> std::optional<std::string> {
+        for (const auto& l : ls) {
+            if (l.kind == LabelSource::Kind::Field && !field_ok(l.index, FieldType::String))
+                return std::string("a label takes its value from a field that is not a string field");
+            if (l.kind == LabelSource::Kind::Classified &&
+                (l.index < 0 || l.index >= static_cast<int>(classifiers.size())))
+                return std::string("a label refers to a missing classifier");
+        }
+        return std::nullopt;
+    };
+    for (const auto& metric : metrics) {
+        if (metric.type == MetricType::Histogram && metric.buckets.empty())
+            return fmt::format("histogram {} has no buckets", metric.name);
+        for (size_t i = 1; i < metric.buckets.size(); ++i)
+            if (!(metric.buckets[i - 1] < metric.buckets[i]))
+                return fmt::format("histogram {} buckets are not ascending", metric.name);
+        for (const auto& rule : metric.rules) {
+            if (rule.labels.size() != metric.label_names.size())
+                return fmt::format("a rule of {} has {} label values for {} labels", metric.name,
+                                   rule.labels.size(), metric.label_names.size());
+            if (rule.entries >> nkinds) return fmt::format("a rule of {} names a missing entry kind", metric.name);
+            if (auto e = labels_ok(rule.labels)) return fmt::format("{}: {}", metric.name, *e);
+            if (rule.value.kind != ValueSource::Kind::One && !field_ok(rule.value.field, FieldType::Number))
+                return fmt::format("a rule of {} takes its value from a field that is not a number", metric.name);
+        }
+    }
+    if (correlation.key_field != -1) {
+        if (!field_ok(correlation.key_field, FieldType::String))
+            return std::string("the correlation key must be a string field");
+        const int g = correlation.in_flight_metric;
+        if (g != -1) {
+            if (g < 0 || g >= static_cast<int>(metrics.size()) || metrics[g].type != MetricType::Gauge)
+                return std::string("the in-flight metric must be a gauge");
+            if (correlation.in_flight_labels.size() != metrics[g].label_names.size())
+                return std::string("in-flight labels do not match the gauge's label names");
+            if (auto e = labels_ok(correlation.in_flight_labels)) return e;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace ailog

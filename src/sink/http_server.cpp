@@ -1,0 +1,146 @@
+// HttpServer: civetweb setup and request handling.
+#include "sink/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <civetweb.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "sink/gzip.hpp"
+#include "version.hpp"
+
+namespace ailog {
+namespace {
+
+void send(mg_connection* conn, int status, std::string_view reason, std::string_view content_type,
+          std::string_view body, bool gzipped = false) {
+    mg_printf(conn,
+              "HTTP/1.1 %d %.*s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%sCache-Control: no-store\r\n\r\n",
+              status, static_cast<int>(reason.size()), reason.data(), static_cast<int>(content_type.size()),
+              content_type.data(), body.size(), gzipped ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "");
+    if (std::strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
+}
+
+bool accepts_gzip(mg_connection* conn) {
+    const char* h = mg_get_header(conn, "Accept-Encoding");
+    return h != nullptr && std::strstr(h, "gzip") != nullptr;
+}
+
+}  // namespace
+
+std::string civetweb_listen_spec(const std::string& address) {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos)
+        throw std::invalid_argument(fmt::format("\"{}\" is not host:port (e.g. :7467 or 127.0.0.1:7467)", address));
+    std::string host = address.substr(0, colon);
+    const std::string port_text = address.substr(colon + 1);
+    int port = -1;
+    if (!port_text.empty() && port_text.size() <= 5 &&
+        port_text.find_first_not_of("0123456789") == std::string::npos)
+        port = std::stoi(port_text);
+    if (port < 0 || port > 65535) throw std::invalid_argument(fmt::format("\"{}\" is not a port number", port_text));
+    if (host.empty() || host == "0.0.0.0") return fmt::format("0.0.0.0:{}", port);
+    if (host == "localhost") return fmt::format("127.0.0.1:{}", port);
+    unsigned char buf[16];
+    if (host.front() == '[' && host.back() == ']') {
+        if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1)
+            throw std::invalid_argument(fmt::format("\"{}\" is not an IPv6 address", host));
+        return fmt::format("{}:{}", host, port);
+    }
+    if (inet_pton(AF_INET, host.c_str(), buf) != 1)
+        throw std::invalid_argument(fmt::format("\"{}\" is not an IP address (or localhost)", host));
+    return fmt::format("{}:{}", host, port);
+}
+
+HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::function<void()> before_scrape,
+                       std::function<bool()> ready)
+    : options_(std::move(options)), store_(store), before_scrape_(std::move(before_scrape)), ready_(std::move(ready)) {
+    const std::string ports = civetweb_listen_spec(options_.listen_address);
+    const std::string threads = std::to_string(options_.threads);
+    const char* config[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+                            "request_timeout_ms", "10000", nullptr};
+    mg_callbacks callbacks{};
+    // civetweb prints its own errors to stderr unless told otherwise; the
+    // start-up error is reported by us, once.
+    callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+    mg_init_data init{&callbacks, this, config};
+    char error_text[256] = "";
+    unsigned error_code = 0;
+    mg_error_data error{&error_code, error_text, sizeof error_text};
+    ctx_ = mg_start2(&init, &error);
+    if (ctx_ == nullptr)
+        throw std::runtime_error(fmt::format("cannot listen on {}: {}", options_.listen_address,
+                                             error_text[0] != '\0' ? error_text : "unknown error"));
+    mg_set_request_handler(ctx_, "/", &HttpServer::handle, this);
+    mg_server_port sp{};
+    if (mg_get_server_ports(ctx_, 1, &sp) >= 1) port_ = sp.port;
+    const size_t colon = ports.rfind(':');
+    address_ = fmt::format("{}:{}", ports.substr(0, colon), port_);
+}
+
+HttpServer::~HttpServer() {
+    if (ctx_ != nullptr) mg_stop(ctx_);
+}
+
+int HttpServer::handle(mg_connection* conn, void* self) { return static_cast<HttpServer*>(self)->handle(conn); }
+
+int HttpServer::handle(mg_connection* conn) {
+    const mg_request_info* req = mg_get_request_info(conn);
+    const std::string_view method = req->request_method;
+    const std::string_view path = req->local_uri != nullptr ? req->local_uri : "";
+    if (method != "GET" && method != "HEAD") {
+        send(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Method not allowed.\n");
+        return 405;
+    }
+    if (path == options_.telemetry_path) {
+        serve_metrics(conn);
+        return 200;
+    }
+    if (path == "/-/healthy") {
+        send(conn, 200, "OK", "text/plain; charset=utf-8", "Healthy.\n");
+        return 200;
+    }
+    if (path == "/-/ready") {
+        if (ready_()) {
+            send(conn, 200, "OK", "text/plain; charset=utf-8", "Ready.\n");
+            return 200;
+        }
+        send(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", "Not ready.\n");
+        return 503;
+    }
+    if (path == "/") {
+        const std::string page = fmt::format(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ailog_exporter</title></head>\n"
+            "<body><h1>ailog_exporter</h1>\n<p>Prometheus metrics from AI service logs. Version {} ({}).</p>\n"
+            "<ul><li><a href=\"{}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>"
+            "<li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
+            kVersion, kRevision, options_.telemetry_path);
+        send(conn, 200, "OK", "text/html; charset=utf-8", page);
+        return 200;
+    }
+    send(conn, 404, "Not Found", "text/plain; charset=utf-8", "Not found.\n");
+    return 404;
+}
+
+void HttpServer::serve_metrics(mg_connection* conn) {
+    if (before_scrape_) before_scrape_();
+    thread_local std::string body;
+    thread_local std::string compressed;
+    body.clear();
+    store_.render(body);
+    constexpr std::string_view kType = "text/plain; version=0.0.4; charset=utf-8";
+    if (accepts_gzip(conn)) {
+        compressed.clear();
+        if (gzip_compress(body, compressed)) {
+            send(conn, 200, "OK", kType, compressed, true);
+            return;
+        }
+    }
+    send(conn, 200, "OK", kType, body);
+}
+
+}  // namespace ailog

@@ -1,0 +1,167 @@
+// SelfMetrics: registration and publication of the ailog_exporter_* series
+// and the standard process_* series.
+#include "sink/self_metrics.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "version.hpp"
+
+namespace ailog {
+namespace {
+
+constexpr bool kUnlimited = false;
+
+Series* single(MetricStore& store, const char* name, const char* help, MetricType type) {
+    const int f = store.add_family(name, help, type, {}, {}, kUnlimited);
+    return store.get(f, std::span<const std::string_view>{});
+}
+
+double process_start_seconds() {
+    // Field 22 of /proc/self/stat: start time in clock ticks after boot.
+    FILE* f = std::fopen("/proc/self/stat", "r");
+    if (f == nullptr) return 0;
+    char buf[1024];
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');
+    if (p == nullptr) return 0;
+    unsigned long long start_ticks = 0;
+    // After ")": state(3) ... starttime is the 20th field from there.
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                    &start_ticks) != 1)
+        return 0;
+    double uptime = 0;
+    if (FILE* u = std::fopen("/proc/uptime", "r")) {
+        if (std::fscanf(u, "%lf", &uptime) != 1) uptime = 0;
+        std::fclose(u);
+    }
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double now = static_cast<double>(time(nullptr));
+    return now - uptime + static_cast<double>(start_ticks) / ticks;
+}
+
+}  // namespace
+
+SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::vector<int>& metric_families)
+    : store_(store) {
+    const int build = store.add_family("ailog_exporter_build_info",
+                                       "A metric with a constant '1' value labeled by version and revision",
+                                       MetricType::Gauge, {"version", "revision"}, {}, kUnlimited);
+    MetricStore::set(*store.get(build, {kVersion, kRevision}), 1);
+
+    lines_ = single(store, "ailog_exporter_lines_read_total", "Complete lines read from all inputs",
+                    MetricType::Counter);
+    bytes_ = single(store, "ailog_exporter_bytes_read_total", "Bytes read from all inputs", MetricType::Counter);
+    const int skipped = store.add_family("ailog_exporter_lines_skipped_total",
+                                         "Lines that produced no entry, by reason", MetricType::Counter, {"reason"},
+                                         {}, kUnlimited);
+    for (size_t r = 0; r < skipped_.size(); ++r) skipped_[r] = store.get(skipped, {kSkipReasonNames[r]});
+
+    const int entries = store.add_family("ailog_exporter_entries_total", "Mapped log entries decoded, by kind",
+                                         MetricType::Counter, {"kind"}, {}, kUnlimited);
+    const int unmatched = store.add_family(
+        "ailog_exporter_unmatched_entries_total",
+        "End entries read without their start entry (no failure duration, in-flight not decremented)",
+        MetricType::Counter, {"kind"}, {}, kUnlimited);
+    for (const auto& k : mapping.kinds) {
+        entries_.push_back(store.get(entries, {k.name}));
+        unmatched_.push_back(k.role == EntryRole::End ? store.get(unmatched, {k.name}) : nullptr);
+    }
+    const int evicted = store.add_family(
+        "ailog_exporter_correlation_evicted_total",
+        "Start entries forgotten without an end entry: too old (age), table full (capacity), or started again "
+        "with the same key (replaced)",
+        MetricType::Counter, {"reason"}, {}, kUnlimited);
+    evicted_[static_cast<size_t>(EvictReason::Age)] = store.get(evicted, {"age"});
+    evicted_[static_cast<size_t>(EvictReason::Capacity)] = store.get(evicted, {"capacity"});
+    evicted_[static_cast<size_t>(EvictReason::Replaced)] = store.get(evicted, {"replaced"});
+    negative_durations_ = single(store, "ailog_exporter_negative_durations_total",
+                                 "End entries timestamped before their start entry; no duration observed",
+                                 MetricType::Counter);
+    open_starts_ = single(store, "ailog_exporter_correlation_open_entries",
+                          "Start entries waiting for their end entry", MetricType::Gauge);
+    without_time_ = single(store, "ailog_exporter_entries_without_timestamp_total",
+                           "Entries with no usable timestamp of their own or from their wrapper (arrival time used)",
+                           MetricType::Counter);
+    last_entry_ = single(store, "ailog_exporter_last_entry_timestamp_seconds",
+                         "Log timestamp of the last entry read", MetricType::Gauge);
+    last_read_ = single(store, "ailog_exporter_last_read_timestamp_seconds",
+                        "Time at which the last line was read", MetricType::Gauge);
+    files_ = single(store, "ailog_exporter_files_watched", "Inputs being read (files and stdin)", MetricType::Gauge);
+    read_errors_ = single(store, "ailog_exporter_read_errors_total", "Errors reading inputs", MetricType::Counter);
+    series_ = single(store, "ailog_exporter_series", "Series of the exported metrics", MetricType::Gauge);
+    series_limit_ = single(store, "ailog_exporter_series_limit", "Most series the exported metrics may have",
+                           MetricType::Gauge);
+    MetricStore::set(*series_limit_, static_cast<double>(store.max_series()));
+    const int dropped = store.add_family("ailog_exporter_series_dropped_total",
+                                         "Updates dropped because the series limit was reached, by metric",
+                                         MetricType::Counter, {"metric"}, {}, kUnlimited);
+    for (int f : metric_families)
+        dropped_.emplace_back(f, store.get(dropped, {store.families()[static_cast<size_t>(f)]->name}));
+
+    start_time_ = single(store, "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
+                         MetricType::Gauge);
+    MetricStore::set(*start_time_, process_start_seconds());
+    cpu_ = single(store, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+                  MetricType::Counter);
+    rss_ = single(store, "process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge);
+    fds_ = single(store, "process_open_fds", "Number of open file descriptors", MetricType::Gauge);
+}
+
+void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts) {
+    MetricStore::set(*lines_, static_cast<double>(p.lines));
+    MetricStore::set(*bytes_, static_cast<double>(p.bytes));
+    MetricStore::set(*read_errors_, static_cast<double>(p.read_errors));
+    MetricStore::set(*without_time_, static_cast<double>(p.entries_without_time));
+    for (size_t r = 0; r < skipped_.size(); ++r) MetricStore::set(*skipped_[r], static_cast<double>(p.skipped[r]));
+    for (size_t k = 0; k < entries_.size(); ++k) {
+        MetricStore::set(*entries_[k], static_cast<double>(d.entries[k]));
+        if (unmatched_[k] != nullptr) MetricStore::set(*unmatched_[k], static_cast<double>(d.unmatched[k]));
+    }
+    for (size_t r = 0; r < evicted_.size(); ++r) MetricStore::set(*evicted_[r], static_cast<double>(d.evicted[r]));
+    MetricStore::set(*negative_durations_, static_cast<double>(d.negative_durations));
+    MetricStore::set(*open_starts_, static_cast<double>(open_starts));
+    if (p.last_entry_ms > 0) MetricStore::set(*last_entry_, p.last_entry_ms / 1000.0);
+    if (p.last_read_ms > 0) MetricStore::set(*last_read_, p.last_read_ms / 1000.0);
+    MetricStore::set(*files_, static_cast<double>(p.files_watched));
+    MetricStore::set(*series_, static_cast<double>(store_.series_count()));
+    for (auto& [family, series] : dropped_)
+        MetricStore::set(*series, static_cast<double>(
+                                      store_.families()[static_cast<size_t>(family)]->dropped.load(
+                                          std::memory_order_relaxed)));
+}
+
+void SelfMetrics::refresh_process() {
+    if (FILE* f = std::fopen("/proc/self/stat", "r")) {
+        char buf[1024];
+        const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        buf[n] = '\0';
+        unsigned long utime = 0, stime = 0;
+        long rss_pages = 0;
+        if (const char* p = std::strrchr(buf, ')');
+            p != nullptr &&
+            std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                        &utime, &stime, &rss_pages) == 3) {
+            const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+            MetricStore::set(*cpu_, static_cast<double>(utime + stime) / ticks);
+            MetricStore::set(*rss_, static_cast<double>(rss_pages) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+        }
+    }
+    if (DIR* d = opendir("/proc/self/fd")) {
+        int n = 0;
+        while (const dirent* e = readdir(d))
+            if (e->d_name[0] != '.') ++n;
+        closedir(d);
+        MetricStore::set(*fds_, static_cast<double>(n - 1));  // minus the directory's own descriptor
+    }
+}
+
+}  // namespace ailog

@@ -1,0 +1,62 @@
+// SelfMetrics: ailog_exporter_* series that say how the exporter itself is
+// doing, so a dashboard can tell a quiet service from a blind exporter.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "ailog/mapping.hpp"
+#include "ailog/metric_store.hpp"
+#include "ailog/skip_reason.hpp"
+#include "derive/deriver.hpp"
+
+namespace ailog {
+
+// Counts kept by the pipeline thread in plain integers and published to the
+// store in batches.
+struct PipelineStats {
+    uint64_t lines = 0;
+    uint64_t bytes = 0;
+    uint64_t read_errors = 0;
+    uint64_t entries_without_time = 0;
+    std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> skipped{};
+    double last_entry_ms = 0;  // log time of the last entry
+    double last_read_ms = 0;   // wall time of the last line
+    size_t files_watched = 0;
+};
+
+class SelfMetrics {
+public:
+    SelfMetrics(MetricStore& store, const Mapping& mapping, const std::vector<int>& metric_families);
+
+    // Pipeline thread.
+    void publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts);
+    // Scrape threads: values read from the process and the store.
+    void refresh_process();
+
+private:
+    MetricStore& store_;
+    Series* lines_;
+    Series* bytes_;
+    Series* read_errors_;
+    Series* without_time_;
+    std::array<Series*, static_cast<size_t>(SkipReason::kCount)> skipped_{};
+    std::vector<Series*> entries_;
+    std::vector<Series*> unmatched_;  // nullptr for start kinds
+    std::array<Series*, 3> evicted_{};
+    Series* negative_durations_;
+    Series* open_starts_;
+    Series* last_entry_;
+    Series* last_read_;
+    Series* files_;
+    Series* series_;
+    Series* series_limit_;
+    std::vector<std::pair<int, Series*>> dropped_;  // family -> counter
+    Series* start_time_;
+    Series* cpu_;
+    Series* rss_;
+    Series* fds_;
+};
+
+}  // namespace ailog

@@ -1,0 +1,41 @@
+// FdReader: reads one descriptor into a LineFramer and passes the complete
+// lines on to a LineSink.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "ailog/line_sink.hpp"
+#include "source/line_framer.hpp"
+
+namespace ailog {
+
+class FdReader {
+public:
+    enum class Status { Data, Eof, Error };
+
+    FdReader(int source_id, size_t max_line_bytes) : id_(source_id), framer_(max_line_bytes) {}
+
+    // Reads at most `budget` bytes from `fd` and delivers the complete
+    // lines. `single_read`: one read() only, for descriptors that may block.
+    // Status::Data if anything was read.
+    Status read_some(int fd, LineSink& sink, size_t budget, bool single_read);
+    // End of stream: the last line counts even without a newline.
+    void finish(LineSink& sink);
+    // Starting in the middle of a stream: ignore bytes up to the next newline.
+    void start_mid_line() { framer_.reset(true); }
+    void reset() { framer_.reset(); }
+    size_t pending() const { return framer_.pending(); }
+    off_t offset() const { return offset_; }
+    void set_offset(off_t o) { offset_ = o; }
+    int id() const { return id_; }
+    void shrink() { framer_.shrink(); }
+
+private:
+    int id_;
+    LineFramer framer_;
+    off_t offset_ = 0;  // bytes consumed from the descriptor
+};
+
+}  // namespace ailog
