@@ -185,8 +185,12 @@ std::optional<SkipReason> JsonDecoder::classify_non_object(std::string_view payl
         return first == '[' ? json_error_reason(e) : SkipReason::NotJson;
     bool ok;
     if (first == '[') {
-        size_t n;
-        ok = !doc.count_elements().get(n);
+        od::array arr;
+        ok = !doc.get_array().get(arr);
+        for (auto element : arr) {
+            if (!ok) break;
+            ok = !element.error();  // unread elements are skipped, and checked for balance
+        }
     } else if (first == '"') {
         std::string_view sv;
         ok = !doc.get_string().get(sv);

@@ -1,0 +1,118 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "decode/wrapper.hpp"
+#include "test_util.hpp"
+
+using namespace ailog;
+
+namespace {
+
+struct Out {
+    std::vector<std::string> payloads;
+    std::vector<std::optional<double>> times;
+    std::vector<SkipReason> skips;
+};
+
+struct Feeder {
+    explicit Feeder(WrapperKind k, size_t max_line = 1 << 20) : unwrapper(k, max_line) {}
+    void operator()(std::string_view line) {
+        test::Padded p(line);
+        unwrapper.feed(
+            parser, p.view(), p.capacity(),
+            [&](const Payload& pl) {
+                CHECK(pl.capacity >= pl.text.size() + simdjson::SIMDJSON_PADDING);
+                out.payloads.emplace_back(pl.text);
+                out.times.push_back(pl.time_ms);
+            },
+            [&](SkipReason r) { out.skips.push_back(r); });
+    }
+    simdjson::ondemand::parser parser;
+    Unwrapper unwrapper;
+    Out out;
+};
+
+}  // namespace
+
+TEST_CASE("sniffing the wrapper from one line") {
+    CHECK(sniff_wrapper(R"({"log":"{\"a\":1}\n","stream":"stdout","time":"2025-06-01T12:00:00.029123456Z"})") ==
+          WrapperKind::Docker);
+    CHECK(sniff_wrapper("2025-06-01T12:00:00.029000000Z stdout F {\"level\":30}") == WrapperKind::Cri);
+    CHECK(sniff_wrapper("2025-06-01T12:00:00.029000000Z stderr P partial") == WrapperKind::Cri);
+    CHECK(sniff_wrapper(R"({"level":"info","message":"x"})") == WrapperKind::None);
+    CHECK(sniff_wrapper("2025-06-01 12:00:00 INFO stdout F") == WrapperKind::None);
+}
+
+TEST_CASE("docker: unescaped payload and the record's time") {
+    Feeder f(WrapperKind::Auto);
+    f(R"({"log":"{\"message\":\"executeParse - start\",\"input\":\"a\\\"b\"}\n","stream":"stdout","time":"2025-06-01T12:00:00.029123456Z"})");
+    REQUIRE(f.out.payloads.size() == 1);
+    CHECK(f.out.payloads[0] == R"({"message":"executeParse - start","input":"a\"b"})");
+    REQUIRE(f.out.times[0]);
+    CHECK(*f.out.times[0] == doctest::Approx(1748779200029.123456));
+    CHECK(f.unwrapper.kind() == WrapperKind::Docker);
+}
+
+TEST_CASE("docker: split records are joined per stream, CRLF payload trimmed") {
+    Feeder f(WrapperKind::Docker);
+    f(R"({"log":"{\"message\":\"exec","stream":"stdout","time":"2025-06-01T12:00:00.000000001Z"})");
+    f(R"({"log":"plain stderr line\n","stream":"stderr","time":"2025-06-01T12:00:00.000000002Z"})");
+    f(R"({"log":"uteParse - start\"}\r\n","stream":"stdout","time":"2025-06-01T12:00:00.000000003Z"})");
+    REQUIRE(f.out.payloads.size() == 2);
+    CHECK(f.out.payloads[0] == "plain stderr line");
+    CHECK(f.out.payloads[1] == R"({"message":"executeParse - start"})");
+    CHECK(f.out.skips.empty());
+}
+
+TEST_CASE("docker: malformed records and an over-long joined entry") {
+    Feeder f(WrapperKind::Docker, 10);
+    f("not json at all");
+    f(R"({"log":1,"stream":"stdout","time":"x"})");
+    f(R"({"stream":"stdout"})");
+    f(R"({"log":"abc\n","stream":"stdout"} trailing)");
+    f(R"({"log":"123456","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"789012\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"ok\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    CHECK(f.out.skips == std::vector<SkipReason>{SkipReason::BadWrapper, SkipReason::BadWrapper,
+                                                 SkipReason::BadWrapper, SkipReason::BadWrapper,
+                                                 SkipReason::TooLong});
+    CHECK(f.out.payloads == std::vector<std::string>{"ok"});
+}
+
+TEST_CASE("cri: F records, P partials joined per stream") {
+    Feeder f(WrapperKind::Auto);
+    f("2025-06-01T12:00:00.029000000Z stdout F {\"level\":30}");
+    f("2025-06-01T12:00:00.030000000Z stdout P {\"msg\":\"execute");
+    f("2025-06-01T12:00:00.031000000Z stderr F     at foo (bar.js:1:1)");
+    f("2025-06-01T12:00:00.032000000Z stdout P Parse - ");
+    f("2025-06-01T12:00:00.033000000Z stdout F start\"}");
+    f("2025-06-01T12:00:00.034000000Z stdout F ");
+    REQUIRE(f.out.payloads.size() == 4);
+    CHECK(f.out.payloads[0] == "{\"level\":30}");
+    CHECK(*f.out.times[0] == 1748779200029.0);
+    CHECK(f.out.payloads[1] == "    at foo (bar.js:1:1)");
+    CHECK(f.out.payloads[2] == "{\"msg\":\"executeParse - start\"}");
+    CHECK(*f.out.times[2] == 1748779200033.0);
+    CHECK(f.out.payloads[3].empty());
+}
+
+TEST_CASE("cri: malformed records") {
+    Feeder f(WrapperKind::Cri);
+    f("2025-06-01T12:00:00.029000000Z stdout X payload");
+    f("yesterday stdout F payload");
+    f("2025-06-01T12:00:00.029000000Z stdlog F payload");
+    f("2025-06-01T12:00:00.029000000Z");
+    CHECK(f.out.skips.size() == 4);
+    for (auto r : f.out.skips) CHECK(r == SkipReason::BadWrapper);
+}
+
+TEST_CASE("reset forgets partial records and the detected wrapper") {
+    Feeder f(WrapperKind::Auto);
+    f("2025-06-01T12:00:00.030000000Z stdout P {\"msg\":");
+    f.unwrapper.reset(WrapperKind::Auto);
+    CHECK(f.unwrapper.kind() == WrapperKind::Auto);
+    f(R"({"message":"x"})");
+    CHECK(f.out.payloads == std::vector<std::string>{R"({"message":"x"})"});
+}

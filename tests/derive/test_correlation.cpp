@@ -1,0 +1,112 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "derive/correlation.hpp"
+
+using namespace ailog;
+
+namespace {
+CorrelationTable::Entry entry(const std::string& key, double t, uint32_t payload = 0) {
+    return {hash_key(key), t, payload};
+}
+}  // namespace
+
+TEST_CASE("insert and take by key") {
+    CorrelationTable t({100, 1e9});
+    std::vector<EvictReason> evicted;
+    auto on_evict = [&](const CorrelationTable::Entry&, EvictReason r) { evicted.push_back(r); };
+    t.insert(entry("a", 1, 7), on_evict);
+    t.insert(entry("b", 2), on_evict);
+    CorrelationTable::Entry out;
+    REQUIRE(t.take(hash_key("a"), out));
+    CHECK(out.start_ms == 1);
+    CHECK(out.payload == 7);
+    CHECK_FALSE(t.take(hash_key("a"), out));
+    CHECK(t.size() == 1);
+    CHECK(evicted.empty());
+}
+
+TEST_CASE("the capacity bound evicts the oldest start") {
+    CorrelationTable t({3, 1e9});
+    std::vector<double> evicted;
+    auto on_evict = [&](const CorrelationTable::Entry& e, EvictReason r) {
+        CHECK(r == EvictReason::Capacity);
+        evicted.push_back(e.start_ms);
+    };
+    for (int i = 0; i < 5; ++i) t.insert(entry("k" + std::to_string(i), i), on_evict);
+    CHECK(evicted == std::vector<double>{0, 1});
+    CHECK(t.size() == 3);
+    CorrelationTable::Entry out;
+    CHECK_FALSE(t.take(hash_key("k1"), out));
+    CHECK(t.take(hash_key("k4"), out));
+}
+
+TEST_CASE("the age bound evicts starts older than max age") {
+    CorrelationTable t({100, 1000});
+    int evicted = 0;
+    auto on_evict = [&](const CorrelationTable::Entry&, EvictReason r) {
+        CHECK(r == EvictReason::Age);
+        ++evicted;
+    };
+    t.insert(entry("a", 0), on_evict);
+    t.insert(entry("b", 500), on_evict);
+    t.expire(1000, on_evict);
+    CHECK(evicted == 0);
+    t.expire(1000.5, on_evict);
+    CHECK(evicted == 1);
+    t.expire(1501, on_evict);
+    CHECK(evicted == 2);
+    CHECK(t.size() == 0);
+}
+
+TEST_CASE("a second start with the same key replaces the first") {
+    CorrelationTable t({100, 1e9});
+    std::vector<EvictReason> evicted;
+    t.insert(entry("a", 1), [&](const auto&, EvictReason r) { evicted.push_back(r); });
+    t.insert(entry("a", 2), [&](const auto&, EvictReason r) { evicted.push_back(r); });
+    CHECK(evicted == std::vector<EvictReason>{EvictReason::Replaced});
+    CorrelationTable::Entry out;
+    REQUIRE(t.take(hash_key("a"), out));
+    CHECK(out.start_ms == 2);
+}
+
+TEST_CASE("random operations agree with a std::map model") {
+    CorrelationTable t({500, 1e18});
+    std::map<std::string, double> model;
+    std::mt19937_64 rng(42);
+    int time = 0;
+    for (int step = 0; step < 200000; ++step) {
+        const std::string key = "req-" + std::to_string(rng() % 2000);
+        if (rng() % 2 == 0) {
+            t.insert(entry(key, ++time), [&](const CorrelationTable::Entry& e, EvictReason r) {
+                // Replaced: the same key again. Capacity: the oldest start.
+                if (r == EvictReason::Replaced) {
+                    CHECK(model.count(key) == 1);
+                    model.erase(key);
+                } else {
+                    CHECK(r == EvictReason::Capacity);
+                    for (auto it = model.begin(); it != model.end(); ++it)
+                        if (it->second == e.start_ms) {
+                            model.erase(it);
+                            break;
+                        }
+                }
+            });
+            model[key] = time;
+        } else {
+            CorrelationTable::Entry out;
+            const bool found = t.take(hash_key(key), out);
+            const auto it = model.find(key);
+            REQUIRE(found == (it != model.end()));
+            if (found) {
+                CHECK(out.start_ms == it->second);
+                model.erase(it);
+            }
+        }
+        REQUIRE(t.size() == model.size());
+    }
+}

@@ -1,0 +1,168 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "ailog/mapping.hpp"
+#include "ailog/metric_store.hpp"
+#include "decode/json_decoder.hpp"
+#include "derive/deriver.hpp"
+#include "test_util.hpp"
+
+using namespace ailog;
+
+namespace {
+
+struct Fixture {
+    Mapping mapping = executeparse_mapping();
+    MetricStore store{1000};
+    JsonDecoder decoder{mapping};
+    Deriver deriver{mapping, store, {100, 600000}};
+    Event ev;
+
+    void line(const std::string& json) {
+        test::Padded p(json);
+        REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
+        deriver.apply(ev);
+    }
+
+    const MetricStore::Family& family(std::string_view name) {
+        for (const auto& f : store.families())
+            if (f->name == name) return *f;
+        FAIL("no family " << name);
+        throw 0;
+    }
+    const Series* series(std::string_view name, std::initializer_list<std::string_view> labels) {
+        const auto& f = family(name);
+        for (const auto& s : f.series)
+            if (std::equal(s->label_values.begin(), s->label_values.end(), labels.begin(), labels.end()))
+                return s.get();
+        return nullptr;
+    }
+    double value(std::string_view name, std::initializer_list<std::string_view> labels) {
+        const Series* s = series(name, labels);
+        REQUIRE(s != nullptr);
+        return s->value.load();
+    }
+    uint64_t bucket(std::string_view name, std::initializer_list<std::string_view> labels, size_t i) {
+        const Series* s = series(name, labels);
+        REQUIRE(s != nullptr);
+        return s->buckets[i].load();
+    }
+};
+
+std::string entry(const std::string& msg, const std::string& id, const std::string& ts, const std::string& extra = "") {
+    return R"({"message":")" + msg + R"(","requestId":")" + id + R"(","capability":"parse-task","operation":"core",)" +
+           (extra.empty() ? "" : extra + ",") + R"("timestamp":")" + ts + R"("})";
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "succeeded: count, duration from the entry, tokens") {
+    line(entry("executeParse - start", "a", "2025-06-01T12:00:00.000Z"));
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
+    line(entry("executeParse - succeeded", "a", "2025-06-01T12:00:09.000Z",
+               R"("result":{"durationMs":250,"usage":{"tokens":{"input":812,"output":143}}})"));
+    CHECK(value("openai_api_requests_total", {"parse-task", "core", "success"}) == 1);
+    CHECK(value("openai_api_tokens_total", {"parse-task", "core", "input"}) == 812);
+    CHECK(value("openai_api_tokens_total", {"parse-task", "core", "output"}) == 143);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "success"}) == 250);
+    // 250 falls in the le=250 bucket (index 3), bounds are inclusive.
+    CHECK(bucket("openai_api_request_duration_ms", {"parse-task", "core", "success"}, 3) == 1);
+    CHECK(bucket("openai_api_request_duration_ms", {"parse-task", "core", "success"}, 2) == 0);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 0);
+    CHECK(deriver.stats().unmatched[1] == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "failed: duration from the start of the same requestId, error type by status") {
+    line(entry("executeParse - start", "b", "2025-06-01T12:00:00.100Z"));
+    line(entry("executeParse - start", "c", "2025-06-01T12:00:00.200Z"));
+    line(entry("executeParse - failed", "b", "2025-06-01T12:00:01.600Z", R"("openaiErrorStatusCode":429)"));
+    CHECK(value("openai_api_requests_total", {"parse-task", "core", "failure"}) == 1);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 1500);
+    CHECK(value("openai_api_request_errors_total", {"parse-task", "core", "RATE_LIMITED"}) == 1);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
+    line(entry("executeParse - failed", "c", "2025-06-01T12:00:00.300Z"));
+    CHECK(value("openai_api_request_errors_total", {"parse-task", "core", "INTERNAL"}) == 1);
+    CHECK(bucket("openai_api_request_duration_ms", {"parse-task", "core", "failure"}, 2) == 1);  // 100 ms
+}
+
+TEST_CASE_FIXTURE(Fixture, "error types for every documented status") {
+    const std::pair<int, const char*> cases[] = {
+        {429, "RATE_LIMITED"},         {401, "UNAUTHORIZED"},         {403, "UNAUTHORIZED"},
+        {400, "BAD_REQUEST"},          {404, "BAD_REQUEST"},          {422, "BAD_REQUEST"},
+        {502, "PROVIDER_UNAVAILABLE"}, {503, "PROVIDER_UNAVAILABLE"}, {504, "PROVIDER_UNAVAILABLE"},
+        {500, "PROVIDER_ERROR"},       {599, "PROVIDER_ERROR"},       {409, "OTHER"},
+    };
+    for (const auto& [status, type] : cases) {
+        const double before = series("openai_api_request_errors_total", {"parse-task", "core", type})
+                                  ? value("openai_api_request_errors_total", {"parse-task", "core", type})
+                                  : 0;
+        line(entry("executeParse - failed", "x", "2025-06-01T12:00:00.000Z",
+                   R"("openaiErrorStatusCode":)" + std::to_string(status)));
+        CHECK(value("openai_api_request_errors_total", {"parse-task", "core", type}) == before + 1);
+    }
+}
+
+TEST_CASE_FIXTURE(Fixture, "an end without its start: counted, no failure duration, unmatched") {
+    line(entry("executeParse - failed", "nope", "2025-06-01T12:00:00.000Z"));
+    CHECK(value("openai_api_requests_total", {"parse-task", "core", "failure"}) == 1);
+    CHECK(series("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == nullptr);
+    CHECK(deriver.stats().unmatched[2] == 1);
+    line(entry("executeParse - succeeded", "nope2", "2025-06-01T12:00:00.000Z", R"("result":{"durationMs":7})"));
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "success"}) == 7);
+    CHECK(deriver.stats().unmatched[1] == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "a succeeded entry without durationMs takes its duration from the start") {
+    line(entry("executeParse - start", "d", "2025-06-01T12:00:00.000Z"));
+    line(entry("executeParse - succeeded", "d", "2025-06-01T12:00:00.042Z"));
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "success"}) == 42);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an end timestamped before its start observes no duration and is counted") {
+    line(entry("executeParse - start", "e", "2025-06-01T12:00:01.000Z"));
+    line(entry("executeParse - failed", "e", "2025-06-01T12:00:00.000Z"));
+    CHECK(series("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == nullptr);
+    CHECK(deriver.stats().negative_durations == 1);
+    CHECK(value("openai_api_requests_total", {"parse-task", "core", "failure"}) == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "bounded correlation: age and capacity evictions release in-flight") {
+    line(entry("executeParse - start", "old", "2025-06-01T12:00:00.000Z"));
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
+    // 11 minutes later (max age 10 min): the old start is forgotten.
+    line(entry("executeParse - start", "new", "2025-06-01T12:11:00.000Z"));
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);
+    line(entry("executeParse - failed", "old", "2025-06-01T12:11:01.000Z"));
+    CHECK(deriver.stats().unmatched[2] == 1);
+
+    for (int i = 0; i < 150; ++i) {
+        std::string id = std::to_string(i);
+        id.insert(id.begin(), 's');
+        line(entry("executeParse - start", id, "2025-06-01T12:11:02.000Z"));
+    }
+    CHECK(deriver.correlation().size() == 100);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 100);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Capacity)] == 51);
+}
+
+TEST_CASE_FIXTURE(Fixture, "labels come from the start entry for in-flight, from each entry otherwise") {
+    line(R"({"message":"executeParse - start","requestId":"f","capability":"a","operation":"x","timestamp":"2025-06-01T12:00:00.000Z"})");
+    line(R"({"message":"executeParse - succeeded","requestId":"f","capability":"a","operation":"x","result":{"durationMs":1},"timestamp":"2025-06-01T12:00:00.001Z"})");
+    CHECK(value("openai_api_requests_in_flight", {"a", "x"}) == 0);
+    CHECK(value("openai_api_requests_total", {"a", "x", "success"}) == 1);
+}
+
+TEST_CASE("the executeParse mapping is valid, and validation catches mistakes") {
+    Mapping m = executeparse_mapping();
+    CHECK_FALSE(m.validate());
+    m.metrics[1].buckets = {5, 1};
+    CHECK(m.validate());
+    m = executeparse_mapping();
+    m.metrics[0].rules[0].labels.pop_back();
+    CHECK(m.validate());
+    m = executeparse_mapping();
+    m.correlation.in_flight_metric = 0;  // a counter
+    CHECK(m.validate());
+}
