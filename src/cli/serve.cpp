@@ -37,6 +37,12 @@ int fail(const std::string& message) {
 int run_serve(const ServeOptions& o) {
     setup_logging(o.log_level, *parse_log_format(o.log_format));
 
+    try {
+        civetweb_listen_spec(o.listen_address);
+    } catch (const std::invalid_argument& e) {
+        return fail(fmt::format("invalid --web.listen-address \"{}\": {}", o.listen_address, e.what()));
+    }
+
     const Mapping mapping = executeparse_mapping();
     if (auto problem = mapping.validate()) return fail("invalid mapping: " + *problem);
 

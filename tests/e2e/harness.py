@@ -1,0 +1,241 @@
+"""Shared helpers for the end-to-end tests: start the real ailog_exporter,
+scrape it over HTTP, parse the exposition, compare with the corpus
+generator's expected figures, lint with the real promtool."""
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+GENERATOR = os.path.join(ROOT, "samples", "generate.py")
+
+
+def binary():
+    path = os.environ.get("AILOG_EXPORTER")
+    if not path or not os.path.exists(path):
+        sys.exit("AILOG_EXPORTER must point at the built binary")
+    return path
+
+
+def wait_until(predicate, timeout=20.0, interval=0.02, what="condition"):
+    """Polls predicate() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # the server may not answer yet
+            last_error = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                         + (f" (last error: {last_error})" if last_error else ""))
+
+
+class Exporter:
+    """The real binary on 127.0.0.1 with a port chosen by the kernel."""
+
+    def __init__(self, args, stdin=None, listen="127.0.0.1:0"):
+        self.tmp = tempfile.mkdtemp(prefix="ailog-e2e-")
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+        self._stderr = open(self.stderr_path, "wb")
+        cmd = [binary(), "serve", "--web.listen-address", listen] + list(args)
+        self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self.address = wait_until(self._find_address, what="the listening address in the log")
+        self.base = f"http://{self.address}"
+
+    def _find_address(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"exporter exited with {self.proc.returncode}: {self.stderr()}")
+        m = re.search(r"address=([0-9.]+:[0-9]+)", self.stderr())
+        return m.group(1) if m else None
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def get(self, path, headers=None, method="GET"):
+        req = urllib.request.Request(self.base + path, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def scrape(self):
+        status, _, body = self.get("/metrics")
+        assert status == 200, status
+        return body.decode("utf-8")
+
+    def samples(self):
+        return parse_exposition(self.scrape())
+
+    def wait_for_lines(self, n, timeout=30.0):
+        """Waits until n lines are read, then scrapes once more (the counts
+        are published after the lines' metric updates)."""
+        def done():
+            return value(self.samples(), "ailog_exporter_lines_read_total") >= n
+        wait_until(done, timeout=timeout, what=f"{n} lines read")
+        return self.samples()
+
+    def stop(self, sig=None):
+        if self.proc.poll() is None:
+            self.proc.terminate() if sig is None else self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+
+
+def _unescape(v):
+    out, i = [], 0
+    while i < len(v):
+        c = v[i]
+        if c == "\\" and i + 1 < len(v):
+            n = v[i + 1]
+            out.append({"n": "\n", "\\": "\\", '"': '"'}.get(n, "\\" + n))
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def parse_exposition(text):
+    """{(name, frozenset of (label, value)): float} for every sample line."""
+    samples = {}
+    for line in text.split("\n"):
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        assert m, f"unparsable exposition line: {line!r}"
+        name, _, labels_text, raw = m.groups()
+        labels = {}
+        if labels_text:
+            pos = 0
+            while pos < len(labels_text):
+                lm = _LABEL.match(labels_text, pos)
+                assert lm, f"bad labels in {line!r}"
+                labels[lm.group(1)] = _unescape(lm.group(2))
+                pos = lm.end()
+        key = (name, frozenset(labels.items()))
+        assert key not in samples, f"duplicate series {line!r}"
+        samples[key] = float(raw)
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def series_of(samples, name):
+    return {k[1]: v for k, v in samples.items() if k[0] == name}
+
+
+def generate(out, expected, *args):
+    subprocess.run([sys.executable, GENERATOR, "--out", out, "--expected", expected] + [str(a) for a in args],
+                   check=True)
+    with open(expected) as f:
+        return json.load(f)
+
+
+def compare(samples, expected, check_self=True):
+    """Every figure of the generator's expected file against a scrape; returns
+    a list of mismatches (empty when everything is exact)."""
+    problems = []
+
+    def want(name, labels, v, exact=True):
+        got = samples.get((name, frozenset(labels.items())))
+        if got is None:
+            problems.append(f"missing {name}{labels} (want {v})")
+        elif (got != v) if exact else not math.isclose(got, v, rel_tol=1e-12, abs_tol=1e-9):
+            problems.append(f"{name}{labels}: got {got}, want {v}")
+
+    metrics = expected["metrics"]
+    seen = set()
+    for name, series in metrics.items():
+        for s in series:
+            labels = s["labels"]
+            if "buckets" in s:
+                for le, count in s["buckets"].items():
+                    want(name + "_bucket", dict(labels, le=le), count)
+                    seen.add((name + "_bucket", frozenset(dict(labels, le=le).items())))
+                want(name + "_count", labels, s["count"])
+                want(name + "_sum", labels, s["sum"], exact=False)
+                seen.add((name + "_count", frozenset(labels.items())))
+                seen.add((name + "_sum", frozenset(labels.items())))
+            else:
+                want(name, labels, s["value"])
+                seen.add((name, frozenset(labels.items())))
+    for key in samples:
+        if key[0].startswith("openai_") and key not in seen:
+            problems.append(f"unexpected series {key[0]}{dict(key[1])} = {samples[key]}")
+
+    if check_self:
+        want("ailog_exporter_lines_read_total", {}, expected["lines"])
+        want("ailog_exporter_bytes_read_total", {}, expected["bytes"])
+        reasons = {dict(k[1])["reason"] for k in samples if k[0] == "ailog_exporter_lines_skipped_total"}
+        for reason in reasons | set(expected["skipped"]):
+            want("ailog_exporter_lines_skipped_total", {"reason": reason}, expected["skipped"].get(reason, 0))
+        for kind, n in expected["entries"].items():
+            want("ailog_exporter_entries_total", {"kind": kind}, n)
+        for kind, n in expected["unmatched"].items():
+            want("ailog_exporter_unmatched_entries_total", {"kind": kind}, n)
+    return problems
+
+
+def promtool_problems(exposition):
+    """promtool check metrics remarks, except the one on seed 000's _ms name."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise AssertionError("promtool is not installed (Debian package prometheus)")
+    r = subprocess.run([promtool, "check", "metrics"], input=exposition.encode(), capture_output=True)
+    remarks = (r.stdout + r.stderr).decode().strip().splitlines()
+    allowed = "openai_api_request_duration_ms metric names should not contain abbreviated units"
+    problems = [x for x in remarks if x.strip() and x.strip() != allowed]
+    if r.returncode not in (0, 3) or (r.returncode == 3 and not remarks):
+        problems.append(f"promtool exited with {r.returncode}")
+    return problems
+
+
+def run_tests(tests):
+    """Runs test functions, prints a line per test, exits non-zero on failure."""
+    failed = 0
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        start = time.monotonic()
+        try:
+            t()
+            print(f"ok   {t.__name__} ({time.monotonic() - start:.1f}s)", flush=True)
+        except Exception as e:
+            failed += 1
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+            import traceback
+            traceback.print_exc()
+    sys.exit(1 if failed else 0)
