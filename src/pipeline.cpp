@@ -43,7 +43,7 @@ void Pipeline::skip(int source, SkipReason reason, std::string_view line) {
     const auto r = static_cast<size_t>(reason);
     ++stats_.skipped[r];
     if (is_routine(reason)) return;
-    const double now = clock_.now_ms();
+    const double now = stats_.last_read_ms;
     if (now - last_warned_ms_[r] < 1000) {
         ++suppressed_[r];
         return;
@@ -54,9 +54,14 @@ void Pipeline::skip(int source, SkipReason reason, std::string_view line) {
     suppressed_[r] = 0;
 }
 
+void Pipeline::on_bytes(size_t n) {
+    stats_.bytes += n;
+    // One clock read per read(), not per line: the lines of one read arrived together.
+    stats_.last_read_ms = clock_.now_ms();
+}
+
 void Pipeline::on_line(int source, std::string_view line, size_t capacity) {
     ++stats_.lines;
-    stats_.last_read_ms = clock_.now_ms();
     auto on_skip = [&](SkipReason r) { skip(source, r, line); };
     auto on_payload = [&](const Payload& p) {
         if (auto reason = decoder_.decode(p.text, p.capacity, event_)) {

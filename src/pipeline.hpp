@@ -44,7 +44,7 @@ public:
 
     void on_line(int source, std::string_view line, size_t capacity) override;
     void on_too_long(int source) override;
-    void on_bytes(size_t n) override { stats_.bytes += n; }
+    void on_bytes(size_t n) override;
     void on_source_reset(int source) override;
     void on_read_error(int source) override;
     void on_batch_end(bool idle) override;

@@ -187,9 +187,12 @@ std::optional<SkipReason> JsonDecoder::classify_non_object(std::string_view payl
     if (first == '[') {
         od::array arr;
         ok = !doc.get_array().get(arr);
-        for (auto element : arr) {
-            if (!ok) break;
-            ok = !element.error();  // unread elements are skipped, and checked for balance
+        if (ok) for (auto element : arr) {
+            // Unread elements are skipped; a malformed one ends the array.
+            if (element.error()) {
+                ok = false;
+                break;
+            }
         }
     } else if (first == '"') {
         std::string_view sv;
