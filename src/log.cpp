@@ -11,13 +11,20 @@ namespace {
 
 std::string_view level_name(spdlog::level::level_enum l) {
     switch (l) {
-        case spdlog::level::trace: return "debug";
-        case spdlog::level::debug: return "debug";
-        case spdlog::level::info: return "info";
-        case spdlog::level::warn: return "warn";
-        case spdlog::level::err: return "error";
-        case spdlog::level::critical: return "error";
-        default: return "info";
+        case spdlog::level::trace:
+            return "debug";
+        case spdlog::level::debug:
+            return "debug";
+        case spdlog::level::info:
+            return "info";
+        case spdlog::level::warn:
+            return "warn";
+        case spdlog::level::err:
+            return "error";
+        case spdlog::level::critical:
+            return "error";
+        default:
+            return "info";
     }
 }
 
@@ -89,15 +96,20 @@ std::optional<LogFormat> parse_log_format(std::string_view s) {
     return std::nullopt;
 }
 
-bool valid_log_level(std::string_view s) { return s == "debug" || s == "info" || s == "warn" || s == "error"; }
+bool valid_log_level(std::string_view s) {
+    return s == "debug" || s == "info" || s == "warn" || s == "error";
+}
 
 void setup_logging(std::string_view level, LogFormat format) {
     auto logger = spdlog::stderr_logger_mt("ailog_exporter");
     logger->set_formatter(std::make_unique<LineFormatter>(format));
     spdlog::level::level_enum l = spdlog::level::info;
-    if (level == "debug") l = spdlog::level::debug;
-    else if (level == "warn") l = spdlog::level::warn;
-    else if (level == "error") l = spdlog::level::err;
+    if (level == "debug")
+        l = spdlog::level::debug;
+    else if (level == "warn")
+        l = spdlog::level::warn;
+    else if (level == "error")
+        l = spdlog::level::err;
     logger->set_level(l);
     logger->flush_on(spdlog::level::debug);
     spdlog::set_default_logger(logger);

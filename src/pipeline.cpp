@@ -16,8 +16,10 @@ std::string sample_of(std::string_view line) {
     std::string out;
     for (char c : line.substr(0, kMax)) {
         const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-        else out += c;
+        if (u < 0x20 || u == 0x7f)
+            out += fmt::format("\\x{:02x}", u);
+        else
+            out += c;
     }
     if (line.size() > kMax) out += "…";
     return out;
@@ -88,15 +90,21 @@ void Pipeline::on_too_long(int source) {
     skip(source, SkipReason::TooLong, {});
 }
 
-void Pipeline::on_source_reset(int source) { unwrappers_[static_cast<size_t>(source)].reset(options_.wrapper); }
+void Pipeline::on_source_reset(int source) {
+    unwrappers_[static_cast<size_t>(source)].reset(options_.wrapper);
+}
 
-void Pipeline::on_read_error(int) { ++stats_.read_errors; }
+void Pipeline::on_read_error(int) {
+    ++stats_.read_errors;
+}
 
 void Pipeline::on_batch_end(bool idle) {
     if (idle && options_.expire_when_idle) deriver_.expire(clock_.now_ms());
     publish();
 }
 
-void Pipeline::publish() { self_.publish(stats_, deriver_.stats(), deriver_.correlation().size()); }
+void Pipeline::publish() {
+    self_.publish(stats_, deriver_.stats(), deriver_.correlation().size());
+}
 
 }  // namespace ailog

@@ -17,9 +17,9 @@ struct FieldValue {
 };
 
 struct Event {
-    int kind = -1;           // index into Mapping::kinds
-    double time_ms = 0;      // ms since the Unix epoch
-    bool has_time = false;   // false: neither the entry nor its wrapper had a usable time
+    int kind = -1;          // index into Mapping::kinds
+    double time_ms = 0;     // ms since the Unix epoch
+    bool has_time = false;  // false: neither the entry nor its wrapper had a usable time
     std::array<FieldValue, kMaxFields> fields{};
 };
 

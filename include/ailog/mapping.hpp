@@ -39,10 +39,10 @@ enum class EntryRole : uint8_t { Start, End };
 // also matches when the logger appended text after a space (winston does this
 // when an Error is passed as metadata: "executeParse - failed <error text>").
 struct EntryKind {
-    std::string name;      // used in self-metrics, e.g. "succeeded"
-    std::string message;   // e.g. "executeParse - succeeded"
+    std::string name;     // used in self-metrics, e.g. "succeeded"
+    std::string message;  // e.g. "executeParse - succeeded"
     EntryRole role = EntryRole::End;
-    std::string outcome;   // value of the Outcome label source for End kinds
+    std::string outcome;  // value of the Outcome label source for End kinds
 };
 
 // Maps a numeric field to a label value (e.g. HTTP status -> error_type).
@@ -79,7 +79,7 @@ enum class MetricType : uint8_t { Counter, Gauge, Histogram };
 
 // One metric update made for every entry whose kind is in `entries`.
 struct Rule {
-    uint32_t entries = 0;  // bit i: entry kind i
+    uint32_t entries = 0;             // bit i: entry kind i
     std::vector<LabelSource> labels;  // one per label name of the metric
     ValueSource value;
 };
@@ -97,7 +97,7 @@ struct MetricSpec {
 // gives failure durations and the in-flight gauge.
 struct CorrelationSpec {
     int key_field = -1;
-    int in_flight_metric = -1;            // a Gauge in `metrics`, or -1
+    int in_flight_metric = -1;                  // a Gauge in `metrics`, or -1
     std::vector<LabelSource> in_flight_labels;  // taken from the start entry
 };
 
@@ -117,6 +117,8 @@ struct Mapping {
 // The executeParse mapping of metrics.md (seed 000's names, labels, buckets).
 Mapping executeparse_mapping();
 
-constexpr uint32_t kind_bit(int kind) { return 1u << static_cast<unsigned>(kind); }
+constexpr uint32_t kind_bit(int kind) {
+    return 1u << static_cast<unsigned>(kind);
+}
 
 }  // namespace ailog

@@ -24,8 +24,8 @@ namespace ailog {
 
 struct Series {
     std::vector<std::string> label_values;
-    std::string labels_text;  // rendered `name="value",…`, escaped
-    std::atomic<double> value{0};           // counter, gauge; histogram: sum
+    std::string labels_text;                           // rendered `name="value",…`, escaped
+    std::atomic<double> value{0};                      // counter, gauge; histogram: sum
     std::unique_ptr<std::atomic<uint64_t>[]> buckets;  // histogram: per-bucket counts, +Inf last
 };
 
@@ -72,7 +72,7 @@ public:
         std::vector<double> buckets;
         std::vector<std::string> bucket_text;  // rendered upper bounds
         bool limited;
-        std::vector<std::unique_ptr<Series>> series;  // guarded by mutex_ for readers
+        std::vector<std::unique_ptr<Series>> series;                                  // guarded by mutex_ for readers
         std::unordered_map<std::string, Series*, StringHash, std::equal_to<>> index;  // writer only
         std::atomic<uint64_t> dropped{0};  // updates lost to the series limit
     };

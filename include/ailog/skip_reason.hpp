@@ -24,11 +24,9 @@ enum class SkipReason : uint8_t {
     kCount,
 };
 
-inline constexpr std::array<std::string_view, static_cast<size_t>(SkipReason::kCount)>
-    kSkipReasonNames = {
-        "empty",          "too_long",         "not_json",    "invalid_json",
-        "invalid_utf8",   "not_object",       "trailing_content", "not_matched",
-        "missing_field",  "wrong_type",       "invalid_value",    "bad_wrapper",
+inline constexpr std::array<std::string_view, static_cast<size_t>(SkipReason::kCount)> kSkipReasonNames = {
+    "empty",       "too_long",      "not_json",   "invalid_json",  "invalid_utf8", "not_object", "trailing_content",
+    "not_matched", "missing_field", "wrong_type", "invalid_value", "bad_wrapper",
 };
 
 constexpr std::string_view to_string(SkipReason r) {

@@ -39,8 +39,9 @@ const CLI::Validator kTelemetryPath(
 void add_serve_options(CLI::App& serve, ServeOptions& o) {
     serve.add_option("PATH", o.paths, "Log files to read, or - for stdin (directories and quoted globs too)")
         ->required();
-    serve.add_option("--web.listen-address", o.listen_address,
-                     "Address to listen on for the web interface and telemetry (host:port; :port for all interfaces)")
+    serve
+        .add_option("--web.listen-address", o.listen_address,
+                    "Address to listen on for the web interface and telemetry (host:port; :port for all interfaces)")
         ->capture_default_str();
     serve.add_option("--web.telemetry-path", o.telemetry_path, "Path under which to expose metrics")
         ->check(kTelemetryPath)
@@ -48,8 +49,7 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
     serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
         ->check(CLI::IsMember({"beginning", "end"}))
         ->capture_default_str();
-    serve.add_option("--input.wrapper", o.wrapper,
-                     "Container wrapper of each line: detected per file, or forced")
+    serve.add_option("--input.wrapper", o.wrapper, "Container wrapper of each line: detected per file, or forced")
         ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
         ->capture_default_str();
     serve.add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are skipped whole and counted")
@@ -57,17 +57,20 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
         ->capture_default_str();
     serve.add_flag("--exit-on-eof", o.exit_on_eof,
                    "Read every input to its end once and exit, instead of following files and serving");
-    serve.add_option("--metrics.max-series", o.max_series,
-                     "Most series the exported metrics may have; updates to new series beyond it are dropped and "
-                     "counted")
+    serve
+        .add_option("--metrics.max-series", o.max_series,
+                    "Most series the exported metrics may have; updates to new series beyond it are dropped and "
+                    "counted")
         ->check(CLI::Range(size_t{1}, size_t{10000000}))
         ->capture_default_str();
-    serve.add_option("--correlation.max-entries", o.correlation_max_entries,
-                     "Most open start entries remembered for failure durations and in-flight requests")
+    serve
+        .add_option("--correlation.max-entries", o.correlation_max_entries,
+                    "Most open start entries remembered for failure durations and in-flight requests")
         ->check(CLI::Range(size_t{0}, size_t{100000000}))
         ->capture_default_str();
-    serve.add_option("--correlation.max-age", o.correlation_max_age,
-                     "Start entries older than this without an end entry are forgotten (counted as evicted)")
+    serve
+        .add_option("--correlation.max-age", o.correlation_max_age,
+                    "Start entries older than this without an end entry are forgotten (counted as evicted)")
         ->check(kDuration)
         ->capture_default_str();
     serve.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")

@@ -30,8 +30,7 @@ std::optional<double> parse_duration_ms(std::string_view s) {
         bool matched = false;
         for (size_t u = next_unit; u < std::size(kUnits); ++u) {
             const auto& unit = kUnits[u];
-            if (s.substr(i).starts_with(unit.name) &&
-                !(unit.name == "m" && i + 1 < s.size() && s[i + 1] == 's')) {
+            if (s.substr(i).starts_with(unit.name) && !(unit.name == "m" && i + 1 < s.size() && s[i + 1] == 's')) {
                 total += static_cast<double>(n) * unit.ms;
                 i += unit.name.size();
                 next_unit = u + 1;

@@ -170,7 +170,9 @@ namespace {
 SkipReason json_error_reason(error_code e) {
     return e == simdjson::UTF8_ERROR ? SkipReason::InvalidUtf8 : SkipReason::InvalidJson;
 }
-bool is_json_scalar_start(char c) { return c == '"' || c == '-' || (c >= '0' && c <= '9'); }
+bool is_json_scalar_start(char c) {
+    return c == '"' || c == '-' || (c >= '0' && c <= '9');
+}
 }  // namespace
 
 std::optional<SkipReason> JsonDecoder::classify_non_object(std::string_view payload, size_t capacity, char first) {
@@ -187,13 +189,14 @@ std::optional<SkipReason> JsonDecoder::classify_non_object(std::string_view payl
     if (first == '[') {
         od::array arr;
         ok = !doc.get_array().get(arr);
-        if (ok) for (auto element : arr) {
-            // Unread elements are skipped; a malformed one ends the array.
-            if (element.error()) {
-                ok = false;
-                break;
+        if (ok)
+            for (auto element : arr) {
+                // Unread elements are skipped; a malformed one ends the array.
+                if (element.error()) {
+                    ok = false;
+                    break;
+                }
             }
-        }
     } else if (first == '"') {
         std::string_view sv;
         ok = !doc.get_string().get(sv);

@@ -31,9 +31,9 @@ public:
 private:
     struct Node {
         std::string key;
-        std::vector<int> children;  // node indices
-        int field = -1;             // leaf: field index
-        int alt = 0;                // leaf: priority among the field's paths
+        std::vector<int> children;    // node indices
+        int field = -1;               // leaf: field index
+        int alt = 0;                  // leaf: priority among the field's paths
         uint32_t subtree_fields = 0;  // fields at or below this node
     };
     static constexpr int kMaxMessageAlts = 4;
@@ -45,7 +45,7 @@ private:
     int match_kind() const;
 
     const Mapping& mapping_;
-    std::vector<Node> nodes_;  // nodes_[0] is the root
+    std::vector<Node> nodes_;        // nodes_[0] is the root
     std::vector<uint32_t> used_in_;  // per field: kinds whose rules read it
     simdjson::ondemand::parser parser_;
 

@@ -29,7 +29,9 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
     return true;
 }
 
-bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leap(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int days_in_month(int y, int m) {
     static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -96,10 +98,10 @@ std::optional<double> parse_iso8601_ms(std::string_view s) {
 
 double epoch_to_ms(double v) {
     const double a = v < 0 ? -v : v;
-    if (a < 1e11) return v * 1000.0;   // seconds
-    if (a < 1e14) return v;            // milliseconds
-    if (a < 1e17) return v / 1000.0;   // microseconds
-    return v / 1e6;                    // nanoseconds
+    if (a < 1e11) return v * 1000.0;  // seconds
+    if (a < 1e14) return v;           // milliseconds
+    if (a < 1e17) return v / 1000.0;  // microseconds
+    return v / 1e6;                   // nanoseconds
 }
 
 }  // namespace ailog

@@ -17,10 +17,14 @@ std::optional<WrapperKind> parse_wrapper_kind(std::string_view s) {
 
 std::string_view to_string(WrapperKind k) {
     switch (k) {
-        case WrapperKind::Auto: return "auto";
-        case WrapperKind::None: return "none";
-        case WrapperKind::Docker: return "docker";
-        case WrapperKind::Cri: return "cri";
+        case WrapperKind::Auto:
+            return "auto";
+        case WrapperKind::None:
+            return "none";
+        case WrapperKind::Docker:
+            return "docker";
+        case WrapperKind::Cri:
+            return "cri";
     }
     return "none";
 }

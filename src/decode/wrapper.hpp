@@ -61,8 +61,8 @@ private:
     Payload finish(Partial& p, std::optional<double> time_ms);
 
     template <class OnPayload, class OnSkip>
-    void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity,
-                     OnPayload& on_payload, OnSkip& on_skip);
+    void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload& on_payload,
+                     OnSkip& on_skip);
     template <class OnPayload, class OnSkip>
     void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
 

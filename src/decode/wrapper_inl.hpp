@@ -8,8 +8,8 @@
 namespace ailog {
 
 template <class OnPayload, class OnSkip>
-void Unwrapper::feed(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity,
-                     OnPayload&& on_payload, OnSkip&& on_skip) {
+void Unwrapper::feed(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload&& on_payload,
+                     OnSkip&& on_skip) {
     if (kind_ == WrapperKind::Auto) {
         size_t i = 0;
         while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
@@ -20,9 +20,15 @@ void Unwrapper::feed(simdjson::ondemand::parser& parser, std::string_view line, 
         kind_ = sniff_wrapper(line);
     }
     switch (kind_) {
-        case WrapperKind::Docker: feed_docker(parser, line, capacity, on_payload, on_skip); return;
-        case WrapperKind::Cri: feed_cri(line, on_payload, on_skip); return;
-        default: on_payload(Payload{line, capacity, std::nullopt}); return;
+        case WrapperKind::Docker:
+            feed_docker(parser, line, capacity, on_payload, on_skip);
+            return;
+        case WrapperKind::Cri:
+            feed_cri(line, on_payload, on_skip);
+            return;
+        default:
+            on_payload(Payload{line, capacity, std::nullopt});
+            return;
     }
 }
 
@@ -54,9 +60,12 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         }
         const auto key = field.key();
         std::string_view* target = nullptr;
-        if (key.unsafe_is_equal("log")) target = &log;
-        else if (key.unsafe_is_equal("stream")) target = &stream;
-        else if (key.unsafe_is_equal("time")) target = &time;
+        if (key.unsafe_is_equal("log"))
+            target = &log;
+        else if (key.unsafe_is_equal("stream"))
+            target = &stream;
+        else if (key.unsafe_is_equal("time"))
+            target = &time;
         if (target == nullptr) continue;
         if (field.value().get_string().get(*target)) {
             on_skip(SkipReason::BadWrapper);
@@ -73,10 +82,16 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
     const bool last = !log.empty() && log.back() == '\n';
     if (last) log.remove_suffix(1);
     switch (append(p, log, last)) {
-        case Step::Continue: return;
-        case Step::Bad: on_skip(SkipReason::BadWrapper); return;
-        case Step::TooLong: on_skip(SkipReason::TooLong); return;
-        case Step::Complete: break;
+        case Step::Continue:
+            return;
+        case Step::Bad:
+            on_skip(SkipReason::BadWrapper);
+            return;
+        case Step::TooLong:
+            on_skip(SkipReason::TooLong);
+            return;
+        case Step::Complete:
+            break;
     }
     on_payload(finish(p, parse_iso8601_ms(time)));
 }
@@ -97,7 +112,8 @@ void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& o
     const size_t s3 = line.find(' ', s2 + 1);
     const std::string_view ts = line.substr(0, s1);
     const std::string_view stream = line.substr(s1 + 1, s2 - s1 - 1);
-    const std::string_view tag = line.substr(s2 + 1, s3 == std::string_view::npos ? std::string_view::npos : s3 - s2 - 1);
+    const std::string_view tag =
+        line.substr(s2 + 1, s3 == std::string_view::npos ? std::string_view::npos : s3 - s2 - 1);
     const std::string_view payload = s3 == std::string_view::npos ? std::string_view{} : line.substr(s3 + 1);
     const auto time = parse_iso8601_ms(ts);
     if (!time || (stream != "stdout" && stream != "stderr") || tag.empty() || (tag[0] != 'P' && tag[0] != 'F')) {
@@ -106,10 +122,16 @@ void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& o
     }
     Partial& p = partial_for(stream);
     switch (append(p, payload, tag[0] == 'F')) {
-        case Step::Continue: return;
-        case Step::Bad: on_skip(SkipReason::BadWrapper); return;
-        case Step::TooLong: on_skip(SkipReason::TooLong); return;
-        case Step::Complete: break;
+        case Step::Continue:
+            return;
+        case Step::Bad:
+            on_skip(SkipReason::BadWrapper);
+            return;
+        case Step::TooLong:
+            on_skip(SkipReason::TooLong);
+            return;
+        case Step::Complete:
+            break;
     }
     on_payload(finish(p, time));
 }

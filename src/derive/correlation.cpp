@@ -71,10 +71,14 @@ void CorrelationTable::index_erase(size_t pos) {
 
 void CorrelationTable::unlink_and_free(uint32_t slot) {
     Slot& s = slots_[slot];
-    if (s.prev != kNil) slots_[s.prev].next = s.next;
-    else head_ = s.next;
-    if (s.next != kNil) slots_[s.next].prev = s.prev;
-    else tail_ = s.prev;
+    if (s.prev != kNil)
+        slots_[s.prev].next = s.next;
+    else
+        head_ = s.next;
+    if (s.next != kNil)
+        slots_[s.next].prev = s.prev;
+    else
+        tail_ = s.prev;
     free_.push_back(slot);
     --size_;
 }

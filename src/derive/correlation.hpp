@@ -109,8 +109,10 @@ void CorrelationTable::insert(const Entry& e, OnEvict&& on_evict) {
         slots_.emplace_back();
     }
     slots_[slot] = Slot{e, tail_, kNil};
-    if (tail_ != kNil) slots_[tail_].next = slot;
-    else head_ = slot;
+    if (tail_ != kNil)
+        slots_[tail_].next = slot;
+    else
+        head_ = slot;
     tail_ = slot;
     ++size_;
     if ((size_ + 1) * 2 > index_.size()) grow_index();

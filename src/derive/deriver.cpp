@@ -31,8 +31,12 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
     for (size_t i = 0; i < sources.size(); ++i) {
         const LabelSource& s = sources[i];
         switch (s.kind) {
-            case LabelSource::Kind::Constant: labels_[i] = s.constant; break;
-            case LabelSource::Kind::Outcome: labels_[i] = mapping_.kinds[static_cast<size_t>(kind)].outcome; break;
+            case LabelSource::Kind::Constant:
+                labels_[i] = s.constant;
+                break;
+            case LabelSource::Kind::Outcome:
+                labels_[i] = mapping_.kinds[static_cast<size_t>(kind)].outcome;
+                break;
             case LabelSource::Kind::Classified:
                 labels_[i] = classify(mapping_.classifiers[static_cast<size_t>(s.index)], ev);
                 break;
@@ -102,7 +106,8 @@ void Deriver::apply(const Event& ev) {
         const Rule& rule = *cr.rule;
         double value = 1;
         switch (rule.value.kind) {
-            case ValueSource::Kind::One: break;
+            case ValueSource::Kind::One:
+                break;
             case ValueSource::Kind::Field: {
                 const FieldValue& v = ev.fields[static_cast<size_t>(rule.value.field)];
                 if (!v.present) continue;

@@ -20,10 +20,10 @@ namespace ailog {
 
 // What the deriver tells the exporter's self-metrics.
 struct DeriveStats {
-    std::vector<uint64_t> entries;    // per kind
-    std::vector<uint64_t> unmatched;  // end entries with no open start, per kind
+    std::vector<uint64_t> entries;      // per kind
+    std::vector<uint64_t> unmatched;    // end entries with no open start, per kind
     std::array<uint64_t, 3> evicted{};  // per EvictReason
-    uint64_t negative_durations = 0;  // correlated durations below zero, not observed
+    uint64_t negative_durations = 0;    // correlated durations below zero, not observed
 };
 
 class Deriver {

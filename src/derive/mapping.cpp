@@ -20,9 +20,15 @@ enum Field : int {
 
 enum Kind : int { kStart, kSucceeded, kFailed };
 
-LabelSource field_label(int f) { return {LabelSource::Kind::Field, f, {}}; }
-LabelSource const_label(std::string v) { return {LabelSource::Kind::Constant, -1, std::move(v)}; }
-LabelSource outcome_label() { return {LabelSource::Kind::Outcome, -1, {}}; }
+LabelSource field_label(int f) {
+    return {LabelSource::Kind::Field, f, {}};
+}
+LabelSource const_label(std::string v) {
+    return {LabelSource::Kind::Constant, -1, std::move(v)};
+}
+LabelSource outcome_label() {
+    return {LabelSource::Kind::Outcome, -1, {}};
+}
 
 }  // namespace
 
@@ -143,8 +149,8 @@ std::optional<std::string> Mapping::validate() const {
                 return fmt::format("histogram {} buckets are not ascending", metric.name);
         for (const auto& rule : metric.rules) {
             if (rule.labels.size() != metric.label_names.size())
-                return fmt::format("a rule of {} has {} label values for {} labels", metric.name,
-                                   rule.labels.size(), metric.label_names.size());
+                return fmt::format("a rule of {} has {} label values for {} labels", metric.name, rule.labels.size(),
+                                   metric.label_names.size());
             if (rule.entries >> nkinds) return fmt::format("a rule of {} names a missing entry kind", metric.name);
             if (auto e = labels_ok(rule.labels)) return fmt::format("{}: {}", metric.name, *e);
             if (rule.value.kind != ValueSource::Kind::One && !field_ok(rule.value.field, FieldType::Number))

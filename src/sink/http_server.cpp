@@ -39,8 +39,7 @@ std::string civetweb_listen_spec(const std::string& address) {
     std::string host = address.substr(0, colon);
     const std::string port_text = address.substr(colon + 1);
     int port = -1;
-    if (!port_text.empty() && port_text.size() <= 5 &&
-        port_text.find_first_not_of("0123456789") == std::string::npos)
+    if (!port_text.empty() && port_text.size() <= 5 && port_text.find_first_not_of("0123456789") == std::string::npos)
         port = std::stoi(port_text);
     if (port < 0 || port > 65535) throw std::invalid_argument(fmt::format("\"{}\" is not a port number", port_text));
     if (host.empty() || host == "0.0.0.0") return fmt::format("0.0.0.0:{}", port);
@@ -61,8 +60,8 @@ HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::funct
     : options_(std::move(options)), store_(store), before_scrape_(std::move(before_scrape)), ready_(std::move(ready)) {
     const std::string ports = civetweb_listen_spec(options_.listen_address);
     const std::string threads = std::to_string(options_.threads);
-    const char* config[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
-                            "request_timeout_ms", "10000", nullptr};
+    const char* config[] = {"listening_ports",    ports.c_str(), "num_threads", threads.c_str(),
+                            "request_timeout_ms", "10000",       nullptr};
     mg_callbacks callbacks{};
     // civetweb prints its own errors to stderr unless told otherwise; the
     // start-up error is reported by us, once.
@@ -86,7 +85,9 @@ HttpServer::~HttpServer() {
     if (ctx_ != nullptr) mg_stop(ctx_);
 }
 
-int HttpServer::handle(mg_connection* conn, void* self) { return static_cast<HttpServer*>(self)->handle(conn); }
+int HttpServer::handle(mg_connection* conn, void* self) {
+    return static_cast<HttpServer*>(self)->handle(conn);
+}
 
 int HttpServer::handle(mg_connection* conn) {
     const mg_request_info* req = mg_get_request_info(conn);

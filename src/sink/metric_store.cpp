@@ -17,7 +17,8 @@ size_t utf8_sequence(std::string_view s, size_t i) {
     if (c < 0x80) return 1;
     size_t n;
     unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
     else if (c >= 0xE0 && c <= 0xEF) {
         n = 3;
         if (c == 0xE0) lo = 0xA0;
@@ -53,17 +54,23 @@ void append_value(std::string& out, double v) {
 
 void append_help(std::string& out, std::string_view help) {
     for (char c : help) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
 }
 
 const char* type_name(MetricType t) {
     switch (t) {
-        case MetricType::Counter: return "counter";
-        case MetricType::Gauge: return "gauge";
-        case MetricType::Histogram: return "histogram";
+        case MetricType::Counter:
+            return "counter";
+        case MetricType::Gauge:
+            return "gauge";
+        case MetricType::Histogram:
+            return "histogram";
     }
     return "untyped";
 }
@@ -92,8 +99,8 @@ void append_escaped_label_value(std::string& out, std::string_view v) {
     }
 }
 
-int MetricStore::add_family(std::string name, std::string help, MetricType type,
-                            std::vector<std::string> label_names, std::vector<double> buckets, bool limited) {
+int MetricStore::add_family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
+                            std::vector<double> buckets, bool limited) {
     auto f = std::make_unique<Family>();
     f->name = std::move(name);
     f->help = std::move(help);
@@ -191,8 +198,8 @@ void MetricStore::render(std::string& out) const {
             const std::string sep = s.labels_text.empty() ? "" : ",";
             for (size_t i = 0; i < f.bucket_text.size(); ++i) {
                 cumulative += s.buckets[i].load(std::memory_order_relaxed);
-                fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}\n", f.name, s.labels_text,
-                               sep, f.bucket_text[i], cumulative);
+                fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}\n", f.name, s.labels_text, sep,
+                               f.bucket_text[i], cumulative);
             }
             const std::string braces = s.labels_text.empty() ? "" : "{" + s.labels_text + "}";
             out += f.name;

@@ -56,20 +56,20 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                                        MetricType::Gauge, {"version", "revision"}, {}, kUnlimited);
     MetricStore::set(*store.get(build, {kVersion, kRevision}), 1);
 
-    lines_ = single(store, "ailog_exporter_lines_read_total", "Complete lines read from all inputs",
-                    MetricType::Counter);
+    lines_ =
+        single(store, "ailog_exporter_lines_read_total", "Complete lines read from all inputs", MetricType::Counter);
     bytes_ = single(store, "ailog_exporter_bytes_read_total", "Bytes read from all inputs", MetricType::Counter);
-    const int skipped = store.add_family("ailog_exporter_lines_skipped_total",
-                                         "Lines that produced no entry, by reason", MetricType::Counter, {"reason"},
-                                         {}, kUnlimited);
+    const int skipped =
+        store.add_family("ailog_exporter_lines_skipped_total", "Lines that produced no entry, by reason",
+                         MetricType::Counter, {"reason"}, {}, kUnlimited);
     for (size_t r = 0; r < skipped_.size(); ++r) skipped_[r] = store.get(skipped, {kSkipReasonNames[r]});
 
     const int entries = store.add_family("ailog_exporter_entries_total", "Mapped log entries decoded, by kind",
                                          MetricType::Counter, {"kind"}, {}, kUnlimited);
-    const int unmatched = store.add_family(
-        "ailog_exporter_unmatched_entries_total",
-        "End entries read without their start entry (no failure duration, in-flight not decremented)",
-        MetricType::Counter, {"kind"}, {}, kUnlimited);
+    const int unmatched =
+        store.add_family("ailog_exporter_unmatched_entries_total",
+                         "End entries read without their start entry (no failure duration, in-flight not decremented)",
+                         MetricType::Counter, {"kind"}, {}, kUnlimited);
     for (const auto& k : mapping.kinds) {
         entries_.push_back(store.get(entries, {k.name}));
         unmatched_.push_back(k.role == EntryRole::End ? store.get(unmatched, {k.name}) : nullptr);
@@ -82,23 +82,23 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     evicted_[static_cast<size_t>(EvictReason::Age)] = store.get(evicted, {"age"});
     evicted_[static_cast<size_t>(EvictReason::Capacity)] = store.get(evicted, {"capacity"});
     evicted_[static_cast<size_t>(EvictReason::Replaced)] = store.get(evicted, {"replaced"});
-    negative_durations_ = single(store, "ailog_exporter_negative_durations_total",
-                                 "End entries timestamped before their start entry; no duration observed",
-                                 MetricType::Counter);
-    open_starts_ = single(store, "ailog_exporter_correlation_open_entries",
-                          "Start entries waiting for their end entry", MetricType::Gauge);
+    negative_durations_ =
+        single(store, "ailog_exporter_negative_durations_total",
+               "End entries timestamped before their start entry; no duration observed", MetricType::Counter);
+    open_starts_ = single(store, "ailog_exporter_correlation_open_entries", "Start entries waiting for their end entry",
+                          MetricType::Gauge);
     without_time_ = single(store, "ailog_exporter_entries_without_timestamp_total",
                            "Entries with no usable timestamp of their own or from their wrapper (arrival time used)",
                            MetricType::Counter);
-    last_entry_ = single(store, "ailog_exporter_last_entry_timestamp_seconds",
-                         "Log timestamp of the last entry read", MetricType::Gauge);
-    last_read_ = single(store, "ailog_exporter_last_read_timestamp_seconds",
-                        "Time at which the last line was read", MetricType::Gauge);
+    last_entry_ = single(store, "ailog_exporter_last_entry_timestamp_seconds", "Log timestamp of the last entry read",
+                         MetricType::Gauge);
+    last_read_ = single(store, "ailog_exporter_last_read_timestamp_seconds", "Time at which the last line was read",
+                        MetricType::Gauge);
     files_ = single(store, "ailog_exporter_files_watched", "Inputs being read (files and stdin)", MetricType::Gauge);
     read_errors_ = single(store, "ailog_exporter_read_errors_total", "Errors reading inputs", MetricType::Counter);
     series_ = single(store, "ailog_exporter_series", "Series of the exported metrics", MetricType::Gauge);
-    series_limit_ = single(store, "ailog_exporter_series_limit", "Most series the exported metrics may have",
-                           MetricType::Gauge);
+    series_limit_ =
+        single(store, "ailog_exporter_series_limit", "Most series the exported metrics may have", MetricType::Gauge);
     MetricStore::set(*series_limit_, static_cast<double>(store.max_series()));
     const int dropped = store.add_family("ailog_exporter_series_dropped_total",
                                          "Updates dropped because the series limit was reached, by metric",
@@ -133,9 +133,8 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     MetricStore::set(*files_, static_cast<double>(p.files_watched));
     MetricStore::set(*series_, static_cast<double>(store_.series_count()));
     for (auto& [family, series] : dropped_)
-        MetricStore::set(*series, static_cast<double>(
-                                      store_.families()[static_cast<size_t>(family)]->dropped.load(
-                                          std::memory_order_relaxed)));
+        MetricStore::set(*series, static_cast<double>(store_.families()[static_cast<size_t>(family)]->dropped.load(
+                                      std::memory_order_relaxed)));
 }
 
 void SelfMetrics::refresh_process() {
@@ -148,7 +147,8 @@ void SelfMetrics::refresh_process() {
         long rss_pages = 0;
         if (const char* p = std::strrchr(buf, ')');
             p != nullptr &&
-            std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+            std::sscanf(p + 2,
+                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
                         &utime, &stime, &rss_pages) == 3) {
             const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
             MetricStore::set(*cpu_, static_cast<double>(utime + stime) / ticks);

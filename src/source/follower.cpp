@@ -29,7 +29,7 @@ struct Follower::Input {
 };
 
 namespace {
-constexpr size_t kFileBudget = 4 << 20;   // per input per round: keeps inputs fair
+constexpr size_t kFileBudget = 4 << 20;  // per input per round: keeps inputs fair
 constexpr size_t kStreamChunk = 256 << 10;
 }  // namespace
 
@@ -49,7 +49,8 @@ void Follower::add_file(const std::string& path, int source_id) {
     in->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (in->fd < 0) throw std::runtime_error(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
     struct stat st {};
-    if (fstat(in->fd, &st) != 0) throw std::runtime_error(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+    if (fstat(in->fd, &st) != 0)
+        throw std::runtime_error(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) throw std::runtime_error(fmt::format("{} is a directory", path));
     if (options_.start_at_end && S_ISREG(st.st_mode) && st.st_size > 0) {
         // Skip what is there; a last line still being written belongs to it.
@@ -61,7 +62,8 @@ void Follower::add_file(const std::string& path, int source_id) {
         if (last != '\n') in->reader.start_mid_line();
     }
     if (inotify_fd_ >= 0 && !options_.exit_on_eof)
-        inotify_add_watch(inotify_fd_, path.c_str(), IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF);
+        inotify_add_watch(inotify_fd_, path.c_str(),
+                          IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF);
     inputs_.push_back(std::move(in));
 }
 

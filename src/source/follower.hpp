@@ -14,8 +14,8 @@
 namespace ailog {
 
 struct FollowOptions {
-    bool start_at_end = true;   // for files present at start
-    bool exit_on_eof = false;   // read every input to its end once, then return
+    bool start_at_end = true;  // for files present at start
+    bool exit_on_eof = false;  // read every input to its end once, then return
     size_t max_line_bytes = 1 << 20;
 };
 

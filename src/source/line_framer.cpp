@@ -5,8 +5,7 @@
 
 namespace ailog {
 
-LineFramer::LineFramer(size_t max_line_bytes, size_t read_chunk)
-    : max_line_(max_line_bytes), chunk_(read_chunk) {}
+LineFramer::LineFramer(size_t max_line_bytes, size_t read_chunk) : max_line_(max_line_bytes), chunk_(read_chunk) {}
 
 std::span<char> LineFramer::write_area(size_t min) {
     min = std::max<size_t>(min, 1);

@@ -53,9 +53,9 @@ private:
     }
 
     std::vector<char> buf_;
-    size_t begin_ = 0;       // first byte of the current (incomplete) line
-    size_t scan_ = 0;        // bytes before this were searched for '\n'
-    size_t end_ = 0;         // end of buffered data
+    size_t begin_ = 0;  // first byte of the current (incomplete) line
+    size_t scan_ = 0;   // bytes before this were searched for '\n'
+    size_t end_ = 0;    // end of buffered data
     size_t max_line_;
     size_t chunk_;
     bool discarding_ = false;  // inside an over-long line: drop until '\n'

@@ -54,7 +54,8 @@ ExpandedPaths expand_paths(const std::vector<std::string>& args) {
             continue;
         }
         struct stat st {};
-        if (stat(arg.c_str(), &st) != 0) throw std::runtime_error(fmt::format("cannot read {}: {}", arg, std::strerror(errno)));
+        if (stat(arg.c_str(), &st) != 0)
+            throw std::runtime_error(fmt::format("cannot read {}: {}", arg, std::strerror(errno)));
         if (S_ISDIR(st.st_mode)) {
             std::vector<std::string> files;
             std::error_code ec;

@@ -108,8 +108,7 @@ TEST_CASE_FIXTURE(Fixture, "winston's appended error text still matches; other s
     REQUIRE_FALSE(decode(R"({"message":"executeParse - failed Request failed with status code 429",)"
                          R"("capability":"c","operation":"o"})"));
     CHECK(kind() == "failed");
-    CHECK(decode(R"({"message":"executeParse - failedX","capability":"c","operation":"o"})") ==
-          SkipReason::NotMatched);
+    CHECK(decode(R"({"message":"executeParse - failedX","capability":"c","operation":"o"})") == SkipReason::NotMatched);
 }
 
 TEST_CASE_FIXTURE(Fixture, "escaped label values are unescaped") {
@@ -147,8 +146,7 @@ TEST_CASE_FIXTURE(Fixture, "skip reasons") {
           SkipReason::MissingField);
     CHECK(decode(R"({"message":"executeParse - succeeded","capability":"c","operation":"o",)"
                  R"("result":{"durationMs":"1234"}})") == SkipReason::WrongType);
-    CHECK(decode(R"({"message":"executeParse - succeeded","capability":7,"operation":"o"})") ==
-          SkipReason::WrongType);
+    CHECK(decode(R"({"message":"executeParse - succeeded","capability":7,"operation":"o"})") == SkipReason::WrongType);
     CHECK(decode(R"({"message":"executeParse - succeeded","capability":"c","operation":"o","result":"ok"})") ==
           SkipReason::WrongType);
     CHECK(decode(R"({"message":"executeParse - succeeded","capability":"c","operation":"o",)"
@@ -165,7 +163,8 @@ TEST_CASE_FIXTURE(Fixture, "a wrong type only matters for a field the entry's ki
 
 TEST_CASE_FIXTURE(Fixture, "surrounding whitespace, BOM and an unusable timestamp") {
     REQUIRE_FALSE(decode("  {\"message\":\"executeParse - start\",\"capability\":\"c\",\"operation\":\"o\"}  "));
-    REQUIRE_FALSE(decode("\xEF\xBB\xBF{\"message\":\"executeParse - start\",\"capability\":\"c\",\"operation\":\"o\"}"));
+    REQUIRE_FALSE(
+        decode("\xEF\xBB\xBF{\"message\":\"executeParse - start\",\"capability\":\"c\",\"operation\":\"o\"}"));
     REQUIRE_FALSE(decode(R"({"message":"executeParse - start","capability":"c","operation":"o","timestamp":"soon"})"));
     CHECK_FALSE(ev.has_time);
 }

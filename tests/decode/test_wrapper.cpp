@@ -75,9 +75,8 @@ TEST_CASE("docker: malformed records and an over-long joined entry") {
     f(R"({"log":"123456","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
     f(R"({"log":"789012\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
     f(R"({"log":"ok\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
-    CHECK(f.out.skips == std::vector<SkipReason>{SkipReason::BadWrapper, SkipReason::BadWrapper,
-                                                 SkipReason::BadWrapper, SkipReason::BadWrapper,
-                                                 SkipReason::TooLong});
+    CHECK(f.out.skips == std::vector<SkipReason>{SkipReason::BadWrapper, SkipReason::BadWrapper, SkipReason::BadWrapper,
+                                                 SkipReason::BadWrapper, SkipReason::TooLong});
     CHECK(f.out.payloads == std::vector<std::string>{"ok"});
 }
 

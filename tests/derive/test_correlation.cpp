@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <map>
 #include <random>
@@ -37,7 +38,7 @@ TEST_CASE("the capacity bound evicts the oldest start") {
         CHECK(r == EvictReason::Capacity);
         evicted.push_back(e.start_ms);
     };
-    for (int i = 0; i < 5; ++i) t.insert(entry("k" + std::to_string(i), i), on_evict);
+    for (int i = 0; i < 5; ++i) t.insert(entry(fmt::format("k{}", i), i), on_evict);
     CHECK(evicted == std::vector<double>{0, 1});
     CHECK(t.size() == 3);
     CorrelationTable::Entry out;
@@ -80,7 +81,7 @@ TEST_CASE("random operations agree with a std::map model") {
     std::mt19937_64 rng(42);
     int time = 0;
     for (int step = 0; step < 200000; ++step) {
-        const std::string key = "req-" + std::to_string(rng() % 2000);
+        const std::string key = fmt::format("req-{}", rng() % 2000);
         if (rng() % 2 == 0) {
             t.insert(entry(key, ++time), [&](const CorrelationTable::Entry& e, EvictReason r) {
                 // Replaced: the same key again. Capacity: the oldest start.

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <string>
 
@@ -138,9 +139,7 @@ TEST_CASE_FIXTURE(Fixture, "bounded correlation: age and capacity evictions rele
     CHECK(deriver.stats().unmatched[2] == 1);
 
     for (int i = 0; i < 150; ++i) {
-        std::string id = std::to_string(i);
-        id.insert(id.begin(), 's');
-        line(entry("executeParse - start", id, "2025-06-01T12:11:02.000Z"));
+        line(entry("executeParse - start", fmt::format("s{}", i), "2025-06-01T12:11:02.000Z"));
     }
     CHECK(deriver.correlation().size() == 100);
     CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 100);
@@ -148,8 +147,10 @@ TEST_CASE_FIXTURE(Fixture, "bounded correlation: age and capacity evictions rele
 }
 
 TEST_CASE_FIXTURE(Fixture, "labels come from the start entry for in-flight, from each entry otherwise") {
-    line(R"({"message":"executeParse - start","requestId":"f","capability":"a","operation":"x","timestamp":"2025-06-01T12:00:00.000Z"})");
-    line(R"({"message":"executeParse - succeeded","requestId":"f","capability":"a","operation":"x","result":{"durationMs":1},"timestamp":"2025-06-01T12:00:00.001Z"})");
+    line(
+        R"({"message":"executeParse - start","requestId":"f","capability":"a","operation":"x","timestamp":"2025-06-01T12:00:00.000Z"})");
+    line(
+        R"({"message":"executeParse - succeeded","requestId":"f","capability":"a","operation":"x","result":{"durationMs":1},"timestamp":"2025-06-01T12:00:00.001Z"})");
     CHECK(value("openai_api_requests_in_flight", {"a", "x"}) == 0);
     CHECK(value("openai_api_requests_total", {"a", "x", "success"}) == 1);
 }
