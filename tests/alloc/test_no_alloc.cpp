@@ -1,0 +1,120 @@
+// The hot path allocates nothing once warm: every operator new in the
+// process is counted while lines go through the whole pipeline.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ailog/clock.hpp"
+#include "ailog/mapping.hpp"
+#include "ailog/metric_store.hpp"
+#include "pipeline.hpp"
+#include "test_util.hpp"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+// GCC cannot see that these replacements pair malloc with free.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+void* operator new(size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
+
+using namespace ailog;
+
+namespace {
+
+struct FixedClock final : Clock {
+    double now_ms() const override { return 1748779200000.0; }
+};
+
+std::vector<test::Padded> corpus(int calls, bool docker) {
+    std::vector<test::Padded> lines;
+    const char* caps[] = {"parse-task", "summarize", "classify"};
+    for (int i = 0; i < calls; ++i) {
+        const std::string id = fmt::format("req-{}", i % 500);
+        const char* cap = caps[i % 3];
+        const std::string ts =
+            fmt::format("2025-06-01T12:{:02}:{:02}.{:03}Z", (i / 1000) % 60, (i / 17) % 60, i % 1000);
+        std::vector<std::string> raw = {
+            fmt::format(R"({{"level":"info","message":"executeParse - start","requestId":"{}","capability":"{}",)"
+                        R"("operation":"core","input":"Buy milk","timestamp":"{}"}})",
+                        id, cap, ts),
+            i % 5 == 0
+                ? fmt::format(
+                      R"({{"level":"error","message":"executeParse - failed","requestId":"{}","capability":"{}",)"
+                      R"("operation":"core","openaiErrorStatusCode":429,"timestamp":"{}"}})",
+                      id, cap, ts)
+                : fmt::format(R"({{"level":"info","message":"executeParse - succeeded","requestId":"{}",)"
+                              R"("capability":"{}","operation":"core","result":{{"usage":{{"tokens":{{"input":{},)"
+                              R"("output":7}}}},"durationMs":{}.5}},"timestamp":"{}"}})",
+                              id, cap, i, i % 3000, ts),
+            R"({"level":"info","message":"HTTP request","status":200})",
+            "    at executeParse (/app/src/clients/openai/openai.ts:88:13)",
+        };
+        for (auto& r : raw) {
+            if (docker) {
+                std::string escaped;
+                for (char c : r) {
+                    if (c == '"' || c == '\\') escaped += '\\';
+                    escaped += c;
+                }
+                r = R"({"log":")" + escaped + R"(\n","stream":"stdout","time":")" + ts + R"("})";
+            }
+            lines.emplace_back(r);
+        }
+    }
+    return lines;
+}
+
+long allocations_for(bool docker) {
+    const Mapping mapping = executeparse_mapping();
+    MetricStore store;
+    FixedClock clock;
+    Pipeline pipeline(mapping, store, clock, PipelineOptions{});
+    const int source = pipeline.add_source("test");
+    const auto lines = corpus(3000, docker);
+    auto run = [&] {
+        for (const auto& l : lines) pipeline.on_line(source, l.view(), l.capacity());
+        pipeline.publish();
+    };
+    run();  // warm-up: series, tables and buffers reach their size
+    const long before = g_allocations.load();
+    run();
+    run();
+    const long after = g_allocations.load();
+    CHECK(pipeline.stats().lines == 3 * lines.size());
+    return after - before;
+}
+
+}  // namespace
+
+TEST_CASE("plain lines: no allocation per line once warm") {
+    CHECK(allocations_for(false) == 0);
+}
+
+TEST_CASE("docker-wrapped lines: no allocation per line once warm") {
+    CHECK(allocations_for(true) == 0);
+}
+
+TEST_CASE("the counter works") {
+    const long before = g_allocations.load();
+    auto* p = new std::string(100, 'x');
+    delete p;
+    CHECK(g_allocations.load() > before);
+}
