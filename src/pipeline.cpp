@@ -28,8 +28,7 @@ std::string sample_of(std::string_view line) {
 }  // namespace
 
 Pipeline::Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options)
-    : mapping_(mapping),
-      clock_(clock),
+    : clock_(clock),
       options_(options),
       decoder_(mapping),
       deriver_(mapping, store, options.correlation),

@@ -59,7 +59,6 @@ public:
 private:
     void skip(int source, SkipReason reason, std::string_view line);
 
-    const Mapping& mapping_;
     const Clock& clock_;
     PipelineOptions options_;
     JsonDecoder decoder_;
