@@ -43,6 +43,12 @@ int Pipeline::add_source(std::string name) {
 void Pipeline::skip(int source, SkipReason reason, std::string_view line) {
     const auto r = static_cast<size_t>(reason);
     ++stats_.skipped[r];
+    if (spdlog::should_log(spdlog::level::debug)) {
+        // Debugging a log source: every skipped line, no rate limit.
+        spdlog::debug("skipped line reason={} source={} sample=\"{}\"", to_string(reason),
+                      source_names_[static_cast<size_t>(source)], sample_of(line));
+        return;
+    }
     if (is_routine(reason)) return;
     const double now = stats_.last_read_ms;
     if (now - last_warned_ms_[r] < 1000) {

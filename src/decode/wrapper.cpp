@@ -74,6 +74,9 @@ Unwrapper::Step Unwrapper::append(Partial& p, std::string_view piece, bool last)
 }
 
 Payload Unwrapper::finish(Partial& p, std::optional<double> time_ms) {
+    // simdjson looks at the first byte after the document (a '}' there makes
+    // it re-check bracket balance); keep leftovers of longer entries out of it.
+    p.buf[p.len] = '\n';
     std::string_view text(p.buf.data(), p.len);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     p.len = 0;

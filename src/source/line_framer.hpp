@@ -2,8 +2,8 @@
 //
 // Bytes are read straight into the framer's buffer (write_area/commit), and
 // lines are handed out as views into it, without the "\n" or "\r\n". Every
-// view is followed by at least kLinePadding readable bytes, so simdjson can
-// parse it in place. A line longer than the limit is dropped whole, however
+// view is followed by at least kLinePadding readable bytes, the first of them
+// '\r' or '\n', so simdjson can parse it in place. A line longer than the limit is dropped whole, however
 // many reads it spans, and reported once.
 #pragma once
 
@@ -92,7 +92,9 @@ template <class OnLine, class OnTooLong>
 void LineFramer::finish(OnLine&& on_line, OnTooLong&& on_too_long) {
     drain(on_line, on_too_long);
     if (end_ > begin_ && !discarding_) {
-        // There is always room for the padding: the buffer keeps it reserved.
+        // The padding is always allocated; its first byte ends the line like
+        // a newline would (simdjson inspects it).
+        buf_[end_] = '\n';
         on_line(line_at(begin_, end_), capacity_from(begin_));
     }
     reset();

@@ -14,6 +14,7 @@ struct Out {
     std::vector<std::string> payloads;
     std::vector<std::optional<double>> times;
     std::vector<SkipReason> skips;
+    std::vector<char> next_bytes;  // the byte after each payload, in the unwrapper's buffer
 };
 
 struct Feeder {
@@ -25,6 +26,7 @@ struct Feeder {
             [&](const Payload& pl) {
                 CHECK(pl.capacity >= pl.text.size() + simdjson::SIMDJSON_PADDING);
                 out.payloads.emplace_back(pl.text);
+                out.next_bytes.push_back(pl.text.data()[pl.text.size()]);
                 out.times.push_back(pl.time_ms);
             },
             [&](SkipReason r) { out.skips.push_back(r); });
@@ -114,4 +116,15 @@ TEST_CASE("reset forgets partial records and the detected wrapper") {
     CHECK(f.unwrapper.kind() == WrapperKind::Auto);
     f(R"({"message":"x"})");
     CHECK(f.out.payloads == std::vector<std::string>{R"({"message":"x"})"});
+}
+
+TEST_CASE("a joined entry is not affected by the bytes a longer earlier entry left in the buffer") {
+    // simdjson re-checks bracket balance when the byte after the document is
+    // '}'; an earlier, longer entry ending in '}' must not be seen there.
+    Feeder f(WrapperKind::Docker);
+    f(R"({"log":"{\"a\":\"xx\"}\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"{\"a\":1}}}\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    REQUIRE(f.out.payloads.size() == 2);
+    CHECK(f.out.payloads[1] == "{\"a\":1}}}");
+    CHECK(f.out.next_bytes[1] == '\n');
 }

@@ -1,0 +1,81 @@
+// State: what survives a restart, as plain data: each file's identity and
+// committed offset (with any partial wrapper record), the value of every
+// metric series, the open start entries, and the exporter's own counters.
+// Serialised as JSON; written atomically (temp file, fsync, rename).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ailog {
+
+inline constexpr int kStateVersion = 1;
+
+struct FileState {
+    std::string path;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    uint32_t fingerprint_len = 0;
+    uint64_t fingerprint = 0;
+    uint64_t offset = 0;               // bytes fully consumed (complete lines)
+    std::string wrapper;               // detected wrapper ("" while undetected)
+    std::string partial_stdout;        // raw bytes of a split record being joined
+    std::string partial_stderr;
+};
+
+struct SeriesState {
+    std::vector<std::string> labels;
+    double value = 0;               // counter/gauge value; histogram sum
+    std::vector<uint64_t> buckets;  // histogram: per-bucket counts, +Inf last
+};
+
+struct FamilyState {
+    std::string name;
+    std::vector<SeriesState> series;
+};
+
+struct OpenStartState {
+    uint64_t key_a = 0;
+    uint64_t key_b = 0;
+    double start_ms = 0;
+    std::vector<std::string> in_flight_labels;  // empty: no in-flight series
+    bool has_in_flight = false;
+};
+
+// Named counters (exporter self-metrics and deriver statistics).
+struct CounterState {
+    std::string name;
+    uint64_t value = 0;
+};
+
+struct State {
+    int version = kStateVersion;
+    double written_at_ms = 0;
+    std::vector<FileState> files;
+    std::vector<FamilyState> families;
+    std::vector<OpenStartState> open_starts;
+    std::vector<CounterState> counters;
+    double last_entry_ms = 0;
+};
+
+class StateError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+std::string serialize_state(const State& s);
+// Throws StateError describing what is wrong (corrupt, or another version).
+State parse_state(std::string_view json);
+
+// Writes `data` to `path` atomically: a temp file beside it, fsync, rename,
+// fsync of the directory. Throws StateError.
+void write_file_atomically(const std::string& path, std::string_view data);
+// The file's contents, or nothing when it does not exist. Throws StateError
+// when it exists but cannot be read.
+std::optional<std::string> read_state_file(const std::string& path);
+
+}  // namespace ailog
