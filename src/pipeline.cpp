@@ -28,16 +28,46 @@ std::string sample_of(std::string_view line) {
 }  // namespace
 
 Pipeline::Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options)
-    : clock_(clock),
+    : mapping_(mapping),
+      clock_(clock),
       options_(options),
       decoder_(mapping),
       deriver_(mapping, store, options.correlation),
       self_(store, mapping, deriver_.families()) {}
 
-int Pipeline::add_source(std::string name) {
-    source_names_.push_back(std::move(name));
+int Pipeline::open_source(std::string_view name) {
+    if (!free_sources_.empty()) {
+        const int id = free_sources_.back();
+        free_sources_.pop_back();
+        source_names_[static_cast<size_t>(id)] = name;
+        unwrappers_[static_cast<size_t>(id)].reset(options_.wrapper);
+        return id;
+    }
+    source_names_.emplace_back(name);
     unwrappers_.emplace_back(options_.wrapper, options_.max_line_bytes);
     return static_cast<int>(source_names_.size() - 1);
+}
+
+void Pipeline::close_source(int source) {
+    unwrappers_[static_cast<size_t>(source)].reset(options_.wrapper);
+    source_names_[static_cast<size_t>(source)].clear();
+    free_sources_.push_back(source);
+}
+
+Pipeline::SourceSnapshot Pipeline::snapshot_source(int source) const {
+    const Unwrapper& u = unwrappers_[static_cast<size_t>(source)];
+    SourceSnapshot s;
+    if (u.kind() != WrapperKind::Auto) s.wrapper = to_string(u.kind());
+    s.partial_stdout = u.partial("stdout");
+    s.partial_stderr = u.partial("stderr");
+    return s;
+}
+
+void Pipeline::restore_source(int source, const SourceSnapshot& s) {
+    Unwrapper& u = unwrappers_[static_cast<size_t>(source)];
+    u.reset(s.wrapper.empty() ? options_.wrapper : parse_wrapper_kind(s.wrapper).value_or(options_.wrapper));
+    u.set_partial("stdout", s.partial_stdout);
+    u.set_partial("stderr", s.partial_stderr);
 }
 
 void Pipeline::skip(int source, SkipReason reason, std::string_view line) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ailog/clock.hpp"
@@ -38,9 +39,19 @@ class Pipeline final : public LineSink {
 public:
     Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options);
 
-    // Registers a source; returns its id for on_line().
-    int add_source(std::string name);
+    int open_source(std::string_view name) override;
+    void close_source(int source) override;
     void set_files_watched(size_t n) { stats_.files_watched = n; }
+
+    // A source's decoding state, for the state file: the wrapper detected
+    // and the partial records being joined.
+    struct SourceSnapshot {
+        std::string wrapper;  // "" while undetected
+        std::string partial_stdout;
+        std::string partial_stderr;
+    };
+    SourceSnapshot snapshot_source(int source) const;
+    void restore_source(int source, const SourceSnapshot& s);
 
     void on_line(int source, std::string_view line, size_t capacity) override;
     void on_too_long(int source) override;
@@ -53,12 +64,16 @@ public:
     void publish();
 
     const PipelineStats& stats() const { return stats_; }
+    PipelineStats& mutable_stats() { return stats_; }
     const Deriver& deriver() const { return deriver_; }
+    Deriver& deriver() { return deriver_; }
     SelfMetrics& self_metrics() { return self_; }
+    const Mapping& mapping() const { return mapping_; }
 
 private:
     void skip(int source, SkipReason reason, std::string_view line);
 
+    const Mapping& mapping_;
     const Clock& clock_;
     PipelineOptions options_;
     JsonDecoder decoder_;
@@ -69,6 +84,7 @@ private:
     PipelineStats stats_;
     std::vector<std::string> source_names_;
     std::vector<Unwrapper> unwrappers_;
+    std::vector<int> free_sources_;
     // Rate limit for warnings about bad lines: one per reason per second.
     std::array<double, static_cast<size_t>(SkipReason::kCount)> last_warned_ms_{};
     std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> suppressed_{};

@@ -9,6 +9,10 @@ namespace ailog {
 class LineSink {
 public:
     virtual ~LineSink() = default;
+    // A new input (file or stdin); returns the id its lines are tagged with.
+    virtual int open_source(std::string_view name) = 0;
+    // The input is done; its id may be given to a later input.
+    virtual void close_source(int source) = 0;
     // A complete line of `source`, without its line ending; `capacity`
     // readable bytes from line.data() (at least line.size() + 64).
     virtual void on_line(int source, std::string_view line, size_t capacity) = 0;

@@ -57,6 +57,13 @@ public:
     }
     static void set(Series& s, double v) { s.value.store(v, std::memory_order_relaxed); }
     void observe(int family, Series& s, double v) const;
+    // Sets a histogram's per-bucket counts (+Inf last) and sum (restoring state).
+    static void set_histogram(Series& s, std::span<const uint64_t> buckets, double sum) {
+        for (size_t i = 0; i < buckets.size(); ++i) s.buckets[i].store(buckets[i], std::memory_order_relaxed);
+        s.value.store(sum, std::memory_order_relaxed);
+    }
+    // The family with this name, or -1.
+    int find_family(std::string_view name) const;
 
     // Prometheus text format 0.0.4, appended to `out`.
     void render(std::string& out) const;

@@ -21,9 +21,12 @@ Examples:
   # Logs of a Kubernetes pod, through stdin
   kubectl logs -f deploy/ai-service | ailog_exporter serve -
 
+  # Every pod's logs on a Kubernetes node, exact across restarts
+  ailog_exporter serve --state.file /var/lib/ailog_exporter/state.json '/var/log/pods/*/*/*.log'
+
   # Docker json-file logs, listening on localhost only
   ailog_exporter serve --web.listen-address 127.0.0.1:7467 \
-      /var/lib/docker/containers/ID/ID-json.log
+      '/var/lib/docker/containers/*/*-json.log'
 )";
 
 const CLI::Validator kDuration(
@@ -37,8 +40,7 @@ const CLI::Validator kTelemetryPath(
     "PATH");
 
 void add_serve_options(CLI::App& serve, ServeOptions& o) {
-    serve.add_option("PATH", o.paths, "Log files to read, or - for stdin (directories and quoted globs too)")
-        ->required();
+    serve.add_option("PATH", o.paths, "Log files, directories, quoted glob patterns, or - for stdin")->required();
     serve
         .add_option("--web.listen-address", o.listen_address,
                     "Address to listen on for the web interface and telemetry (host:port; :port for all interfaces)")
@@ -71,6 +73,18 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
     serve
         .add_option("--correlation.max-age", o.correlation_max_age,
                     "Start entries older than this without an end entry are forgotten (counted as evicted)")
+        ->check(kDuration)
+        ->capture_default_str();
+    serve.add_option("--state.file", o.state_file,
+                     "Keep file positions, metric values and open requests here, so counters continue exactly "
+                     "across restarts and crashes");
+    serve.add_option("--state.interval", o.state_interval, "How often the state file is committed")
+        ->check(kDuration)
+        ->capture_default_str();
+    serve.add_flag("--files.recursive", o.recursive, "Directories: also read the files of their subdirectories");
+    serve
+        .add_option("--files.rescan-interval", o.rescan_interval,
+                    "How often paths are rescanned for new, rotated and removed files (besides inotify events)")
         ->check(kDuration)
         ->capture_default_str();
     serve.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")

@@ -21,6 +21,10 @@ struct ServeOptions {
     size_t max_series = 10000;
     size_t correlation_max_entries = 100000;
     std::string correlation_max_age = "10m";
+    std::string state_file;
+    std::string state_interval = "5s";
+    bool recursive = false;
+    std::string rescan_interval = "5s";
 };
 
 // What main() should do after parsing.

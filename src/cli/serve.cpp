@@ -4,11 +4,12 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <csignal>
-#include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "ailog/clock.hpp"
@@ -18,8 +19,9 @@
 #include "log.hpp"
 #include "pipeline.hpp"
 #include "sink/http_server.hpp"
-#include "source/follower.hpp"
-#include "source/paths.hpp"
+#include "source/tailer.hpp"
+#include "state/checkpoint.hpp"
+#include "state/state.hpp"
 #include "version.hpp"
 
 namespace ailog::cli {
@@ -32,11 +34,35 @@ int fail(const std::string& message) {
     return kStartupError;
 }
 
+// Thousands of files need thousands of descriptors: use the hard limit.
+void raise_fd_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        spdlog::debug("raised the open file limit from {} to {}", before, rl.rlim_cur);
+}
+
+// The state file's contents, or nothing (absent, or unusable and set aside).
+std::optional<State> load_state(const std::string& path) {
+    try {
+        const auto data = read_state_file(path);
+        if (!data) {
+            spdlog::info("no state file at {} yet; starting afresh", path);
+            return std::nullopt;
+        }
+        return parse_state(*data);
+    } catch (const StateError& e) {
+        set_aside_state_file(path, e.what());
+        return std::nullopt;
+    }
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& o) {
     setup_logging(o.log_level, *parse_log_format(o.log_format));
-
     try {
         civetweb_listen_spec(o.listen_address);
     } catch (const std::invalid_argument& e) {
@@ -44,16 +70,8 @@ int run_serve(const ServeOptions& o) {
     }
 
     const Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) return fail("invalid mapping: " + *problem);
-
-    ExpandedPaths paths;
-    try {
-        paths = expand_paths(o.paths);
-    } catch (const std::exception& e) {
-        return fail(e.what());
-    }
-    for (const auto& w : paths.warnings) spdlog::warn("{}", w);
-    if (paths.files.empty() && !paths.stdin_used) return fail("no input to read: every PATH is empty");
+    if (auto problem = mapping.validate()) return fail(fmt::format("invalid mapping: {}", *problem));
+    raise_fd_limit();
 
     MetricStore store(o.max_series);
     SystemClock clock;
@@ -64,38 +82,85 @@ int run_serve(const ServeOptions& o) {
     popts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
     Pipeline pipeline(mapping, store, clock, popts);
 
-    FollowOptions fopts;
-    fopts.start_at_end = o.start_at == "end";
-    fopts.exit_on_eof = o.exit_on_eof;
-    fopts.max_line_bytes = o.max_line_bytes;
-    Follower follower(fopts, pipeline);
+    const bool stateful = !o.state_file.empty();
+    std::optional<State> state;
+    if (stateful) {
+        state = load_state(o.state_file);
+        if (state) {
+            try {
+                check_state(*state, store, pipeline.deriver().families());
+                restore_state(*state, pipeline, store);
+                spdlog::info("state restored file={} files={} open_requests={}", o.state_file, state->files.size(),
+                             state->open_starts.size());
+            } catch (const StateError& e) {
+                set_aside_state_file(o.state_file, e.what());
+                state.reset();
+            }
+        }
+    }
+
+    TailOptions topts;
+    topts.start_at_end = o.start_at == "end";
+    topts.exit_on_eof = o.exit_on_eof;
+    topts.recursive = o.recursive;
+    topts.max_line_bytes = o.max_line_bytes;
+    topts.rescan_interval_ms = *parse_duration_ms(o.rescan_interval);
+    Tailer tailer(topts, pipeline);
+    bool use_stdin = false;
     try {
-        for (const auto& f : paths.files) follower.add_file(f, pipeline.add_source(f));
-        if (paths.stdin_used) follower.add_stdin(pipeline.add_source("-"));
+        for (const auto& p : o.paths) {
+            if (p == "-") {
+                if (use_stdin) return fail("- (stdin) is given more than once");
+                use_stdin = true;
+            } else {
+                tailer.add_path(p);
+            }
+        }
     } catch (const std::exception& e) {
         return fail(e.what());
     }
-    pipeline.set_files_watched(follower.inputs());
+    if (use_stdin) tailer.add_stdin();
+    tailer.start(state ? &state->files : nullptr, [&pipeline](int source, const FileState& f) {
+        pipeline.restore_source(source, {f.wrapper, f.partial_stdout, f.partial_stderr});
+    });
+    pipeline.set_files_watched(tailer.stats().files);
     pipeline.publish();
 
+    std::optional<Checkpointer> checkpointer;
+    if (stateful) checkpointer.emplace(o.state_file, *parse_duration_ms(o.state_interval), pipeline, store, tailer);
+
     std::atomic<bool> reading{false};
+    // With a state file, counters restart at their last committed values,
+    // which can be below what was served just before a crash: /metrics waits
+    // until the files are read up to where they were at start.
+    auto ready = [&] { return reading.load() && (!stateful || tailer.caught_up()); };
     std::unique_ptr<HttpServer> http;
     try {
+        HttpOptions hopts{o.listen_address, o.telemetry_path, 4, stateful};
         http = std::make_unique<HttpServer>(
-            HttpOptions{o.listen_address, o.telemetry_path, 4}, store,
-            [&pipeline] { pipeline.self_metrics().refresh_process(); }, [&reading] { return reading.load(); });
+            hopts, store, [&pipeline] { pipeline.self_metrics().refresh_process(); }, ready);
     } catch (const std::exception& e) {
         return fail(e.what());
     }
     spdlog::info("ailog_exporter {} ({}) listening address={} telemetry_path={} inputs={}", kVersion, kRevision,
-                 http->address(), o.telemetry_path, follower.inputs());
+                 http->address(), o.telemetry_path, tailer.stats().files);
 
     const pthread_t main_thread = pthread_self();
     std::thread reader([&] {
         reading = true;
-        follower.run();
-        // Tell the main thread that reading is over (--exit-on-eof).
-        pthread_kill(main_thread, SIGUSR1);
+        tailer.run([&](bool idle) {
+            PipelineStats& stats = pipeline.mutable_stats();
+            stats.rotations = tailer.stats().rotations;
+            stats.truncations = tailer.stats().truncations;
+            stats.files_watched = tailer.stats().files;
+            pipeline.on_batch_end(idle);
+            if (checkpointer) checkpointer->maybe_commit(clock.now_ms());
+        });
+        if (checkpointer) {
+            checkpointer->commit(clock.now_ms());
+            pipeline.publish();
+        }
+        pthread_kill(main_thread, SIGUSR1);  // reading is over
     });
 
     sigset_t set;
@@ -105,7 +170,8 @@ int run_serve(const ServeOptions& o) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            spdlog::info("SIGHUP received; inputs are already followed continuously");
+            spdlog::info("SIGHUP received; rescanning paths");
+            tailer.request_rescan();
             continue;
         }
         if (sig == SIGUSR1) {
@@ -116,7 +182,7 @@ int run_serve(const ServeOptions& o) {
         }
         break;
     }
-    follower.stop();
+    tailer.stop();
     reader.join();
     http.reset();
     return 0;

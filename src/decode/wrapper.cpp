@@ -52,6 +52,17 @@ void Unwrapper::reset(WrapperKind forced) {
     stderr_ = Partial{};
 }
 
+std::string Unwrapper::partial(std::string_view stream) const {
+    const Partial& p = partial_for(stream);
+    return p.active && !p.overflow ? std::string(p.buf.data(), p.len) : std::string();
+}
+
+void Unwrapper::set_partial(std::string_view stream, std::string_view bytes) {
+    Partial& p = partial_for(stream);
+    p = Partial{};
+    if (!bytes.empty()) append(p, bytes, false);
+}
+
 Unwrapper::Step Unwrapper::append(Partial& p, std::string_view piece, bool last) {
     if (!p.overflow) {
         if (p.len + piece.size() > max_line_) {

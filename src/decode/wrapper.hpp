@@ -43,6 +43,10 @@ public:
               OnSkip&& on_skip);
 
     WrapperKind kind() const { return kind_; }
+    // The bytes of a split record being joined on a stream ("stdout" or
+    // "stderr"), to carry them across a restart.
+    std::string partial(std::string_view stream) const;
+    void set_partial(std::string_view stream, std::string_view bytes);
     // Forget partial records and, in Auto mode, the detected wrapper
     // (the file was truncated or replaced).
     void reset(WrapperKind forced);
@@ -57,6 +61,7 @@ private:
     enum class Step { Complete, Continue, Bad, TooLong };
 
     Partial& partial_for(std::string_view stream) { return stream == "stderr" ? stderr_ : stdout_; }
+    const Partial& partial_for(std::string_view stream) const { return stream == "stderr" ? stderr_ : stdout_; }
     Step append(Partial& p, std::string_view piece, bool last);
     Payload finish(Partial& p, std::optional<double> time_ms);
 

@@ -1,38 +1,12 @@
 // CorrelationTable: hashing, open-addressing index, slab bookkeeping.
 #include "derive/correlation.hpp"
 
-#include <cstring>
+#include "common/hash.hpp"
 
 namespace ailog {
-namespace {
-
-uint64_t mix(uint64_t x) {
-    // splitmix64 finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-uint64_t hash_with_seed(std::string_view s, uint64_t seed) {
-    uint64_t h = seed ^ (s.size() * 0x9e3779b97f4a7c15ULL);
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-        uint64_t w;
-        std::memcpy(&w, s.data() + i, 8);
-        h = mix(h ^ w) + 0x9e3779b97f4a7c15ULL;
-    }
-    uint64_t tail = 0;
-    std::memcpy(&tail, s.data() + i, s.size() - i);
-    return mix(h ^ tail ^ (static_cast<uint64_t>(s.size() - i) << 56));
-}
-
-}  // namespace
 
 KeyHash hash_key(std::string_view key) {
-    return {hash_with_seed(key, 0x243f6a8885a308d3ULL), hash_with_seed(key, 0x13198a2e03707344ULL)};
+    return {hash64(key, 0x243f6a8885a308d3ULL), hash64(key, 0x13198a2e03707344ULL)};
 }
 
 CorrelationTable::CorrelationTable(Limits limits) : limits_(limits), index_(64, 0) {}

@@ -51,6 +51,13 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
     return true;
 }
 
+uint32_t Deriver::in_flight_slot(Series* s) {
+    // In-flight series are few and stable: a linear search is enough.
+    auto it = std::find(in_flight_series_.begin(), in_flight_series_.end(), s);
+    if (it == in_flight_series_.end()) it = in_flight_series_.insert(it, s);
+    return static_cast<uint32_t>(it - in_flight_series_.begin()) + 1;
+}
+
 void Deriver::release_in_flight(const CorrelationTable::Entry& e) {
     if (e.payload == 0) return;
     Series* s = in_flight_series_[e.payload - 1];
@@ -81,10 +88,7 @@ void Deriver::apply(const Event& ev) {
             if (corr.in_flight_metric >= 0 && resolve_labels(corr.in_flight_labels, ev, kind)) {
                 const int family = families_[static_cast<size_t>(corr.in_flight_metric)];
                 if (Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_))) {
-                    // Series are few and stable: find or append its slot.
-                    auto it = std::find(in_flight_series_.begin(), in_flight_series_.end(), s);
-                    if (it == in_flight_series_.end()) it = in_flight_series_.insert(it, s);
-                    payload = static_cast<uint32_t>(it - in_flight_series_.begin()) + 1;
+                    payload = in_flight_slot(s);
                     MetricStore::add(*s, 1);
                 }
             }
@@ -139,6 +143,17 @@ void Deriver::apply(const Event& ev) {
         else
             MetricStore::add(*s, value);
     }
+}
+
+void Deriver::restore_open_start(const KeyHash& key, double start_ms,
+                                 const std::vector<std::string>* in_flight_labels) {
+    uint32_t payload = 0;
+    const int metric = mapping_.correlation.in_flight_metric;
+    if (in_flight_labels != nullptr && metric >= 0) {
+        std::vector<std::string_view> views(in_flight_labels->begin(), in_flight_labels->end());
+        if (Series* s = store_.get(families_[static_cast<size_t>(metric)], views)) payload = in_flight_slot(s);
+    }
+    table_.insert({key, start_ms, payload}, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
 }
 
 void Deriver::expire(double now_ms) {

@@ -35,6 +35,19 @@ public:
     void expire(double now_ms);
 
     const DeriveStats& stats() const { return stats_; }
+    DeriveStats& mutable_stats() { return stats_; }
+
+    // Open starts for the state file; the in-flight series is given by its
+    // label values (nullptr: none).
+    template <class F>
+    void for_each_open_start(F&& f) const {
+        table_.for_each([&](const CorrelationTable::Entry& e) {
+            f(e.key, e.start_ms, e.payload ? &in_flight_series_[e.payload - 1]->label_values : nullptr);
+        });
+    }
+    // Puts back an open start; the in-flight gauge is restored with the
+    // metric values, so it is not incremented here.
+    void restore_open_start(const KeyHash& key, double start_ms, const std::vector<std::string>* in_flight_labels);
     const CorrelationTable& correlation() const { return table_; }
     // Family index in the store of each metric of the mapping.
     const std::vector<int>& families() const { return families_; }
@@ -48,6 +61,7 @@ private:
     // Label values of `sources` for `ev`; false if one is unavailable.
     bool resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind);
     std::string_view classify(const Classifier& c, const Event& ev) const;
+    uint32_t in_flight_slot(Series* s);  // payload (1-based) naming an in-flight series
     void release_in_flight(const CorrelationTable::Entry& e);
     void evicted(const CorrelationTable::Entry& e, EvictReason r);
 

@@ -98,6 +98,11 @@ int HttpServer::handle(mg_connection* conn) {
         return 405;
     }
     if (path == options_.telemetry_path) {
+        if (options_.gate_metrics_on_ready && !ready_()) {
+            send(conn, 503, "Service Unavailable", "text/plain; charset=utf-8",
+                 "Catching up with the log files since the last committed state; metrics follow shortly.\n");
+            return 503;
+        }
         serve_metrics(conn);
         return 200;
     }

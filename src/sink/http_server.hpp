@@ -2,7 +2,8 @@
 //   <telemetry path>  the metric store in the Prometheus text format (gzip
 //                     when the scraper accepts it)
 //   /-/healthy        200 while the process runs
-//   /-/ready          200 once the inputs are open and being read, else 503
+//   /-/ready          200 once the inputs are being read (and, with a state
+//                     file, read up to where they were at start), else 503
 //   /                 a landing page; anything else is 404
 #pragma once
 
@@ -20,6 +21,8 @@ struct HttpOptions {
     std::string listen_address = ":7467";
     std::string telemetry_path = "/metrics";
     int threads = 4;
+    // Answer the telemetry path with 503 until ready() (state being restored).
+    bool gate_metrics_on_ready = false;
 };
 
 // "host:port", ":port", "[v6]:port" -> civetweb's listening_ports syntax;

@@ -115,6 +115,12 @@ int MetricStore::add_family(std::string name, std::string help, MetricType type,
     return static_cast<int>(families_.size() - 1);
 }
 
+int MetricStore::find_family(std::string_view name) const {
+    for (size_t i = 0; i < families_.size(); ++i)
+        if (families_[i]->name == name) return static_cast<int>(i);
+    return -1;
+}
+
 Series* MetricStore::get(int family, std::span<const std::string_view> label_values) {
     Family& f = *families_[static_cast<size_t>(family)];
     key_.clear();

@@ -96,6 +96,16 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                         MetricType::Gauge);
     files_ = single(store, "ailog_exporter_files_watched", "Inputs being read (files and stdin)", MetricType::Gauge);
     read_errors_ = single(store, "ailog_exporter_read_errors_total", "Errors reading inputs", MetricType::Counter);
+    rotations_ = single(store, "ailog_exporter_file_rotations_total",
+                        "Followed files that were renamed or deleted (log rotation)", MetricType::Counter);
+    truncations_ = single(store, "ailog_exporter_file_truncations_total",
+                          "Followed files truncated or rewritten in place (copytruncate), read again from the start",
+                          MetricType::Counter);
+    state_writes_ = single(store, "ailog_exporter_state_writes_total", "State file commits", MetricType::Counter);
+    state_write_failures_ = single(store, "ailog_exporter_state_write_failures_total", "State file commits that failed",
+                                   MetricType::Counter);
+    last_state_write_ = single(store, "ailog_exporter_state_last_write_timestamp_seconds",
+                               "Time of the last committed state file (0 without --state.file)", MetricType::Gauge);
     series_ = single(store, "ailog_exporter_series", "Series of the exported metrics", MetricType::Gauge);
     series_limit_ =
         single(store, "ailog_exporter_series_limit", "Most series the exported metrics may have", MetricType::Gauge);
@@ -131,6 +141,11 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     if (p.last_entry_ms > 0) MetricStore::set(*last_entry_, p.last_entry_ms / 1000.0);
     if (p.last_read_ms > 0) MetricStore::set(*last_read_, p.last_read_ms / 1000.0);
     MetricStore::set(*files_, static_cast<double>(p.files_watched));
+    MetricStore::set(*rotations_, static_cast<double>(p.rotations));
+    MetricStore::set(*truncations_, static_cast<double>(p.truncations));
+    MetricStore::set(*state_writes_, static_cast<double>(p.state_writes));
+    MetricStore::set(*state_write_failures_, static_cast<double>(p.state_write_failures));
+    MetricStore::set(*last_state_write_, p.last_state_write_ms / 1000.0);
     MetricStore::set(*series_, static_cast<double>(store_.series_count()));
     for (auto& [family, series] : dropped_)
         MetricStore::set(*series, static_cast<double>(store_.families()[static_cast<size_t>(family)]->dropped.load(

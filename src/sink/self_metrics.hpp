@@ -24,6 +24,12 @@ struct PipelineStats {
     double last_entry_ms = 0;  // log time of the last entry
     double last_read_ms = 0;   // wall time of the last line
     size_t files_watched = 0;
+    // Set by the tailer and the state writer.
+    uint64_t rotations = 0;
+    uint64_t truncations = 0;
+    uint64_t state_writes = 0;
+    uint64_t state_write_failures = 0;
+    double last_state_write_ms = 0;  // wall time of the last committed state
 };
 
 class SelfMetrics {
@@ -52,6 +58,11 @@ private:
     Series* files_;
     Series* series_;
     Series* series_limit_;
+    Series* rotations_;
+    Series* truncations_;
+    Series* state_writes_;
+    Series* state_write_failures_;
+    Series* last_state_write_;
     std::vector<std::pair<int, Series*>> dropped_;  // family -> counter
     Series* start_time_;
     Series* cpu_;

@@ -30,6 +30,7 @@ public:
     off_t offset() const { return offset_; }
     void set_offset(off_t o) { offset_ = o; }
     int id() const { return id_; }
+    void set_id(int id) { id_ = id; }
     void shrink() { framer_.shrink(); }
 
 private:

@@ -87,14 +87,20 @@ void put_strings(std::string& out, const std::vector<std::string>& v) {
 }
 
 // Doubles as the shortest text that reads back to the same value.
-void put_double(std::string& out, double d) { fmt::format_to(std::back_inserter(out), "{}", d); }
+void put_double(std::string& out, double d) {
+    fmt::format_to(std::back_inserter(out), "{}", d);
+}
 
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-std::string get_str(const element& e) { return std::string(std::string_view(e)); }
-uint64_t get_u64(const element& e) { return uint64_t(e); }
+std::string get_str(const element& e) {
+    return std::string(std::string_view(e));
+}
+uint64_t get_u64(const element& e) {
+    return uint64_t(e);
+}
 double get_num(const element& e) {
     if (e.is_double()) return double(e);
     if (e.is_uint64()) return static_cast<double>(uint64_t(e));
@@ -129,9 +135,10 @@ std::string serialize_state(const State& s) {
         out += i ? ",\n" : "\n";
         out += "{\"path\":";
         put_string(out, f.path);
-        fmt::format_to(std::back_inserter(out),
-                       ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"offset\":{},\"wrapper\":",
-                       f.dev, f.ino, f.fingerprint_len, f.fingerprint, f.offset);
+        fmt::format_to(
+            std::back_inserter(out),
+            ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"offset\":{},\"wrapper\":", f.dev,
+            f.ino, f.fingerprint_len, f.fingerprint, f.offset);
         put_string(out, f.wrapper);
         out += ",\"partial_stdout\":";
         put_string(out, base64_encode(f.partial_stdout));
@@ -154,7 +161,8 @@ std::string serialize_state(const State& s) {
             put_strings(out, se.labels);
             out += ",\"value\":";
             put_double(out, se.value);
-            if (!se.buckets.empty()) fmt::format_to(std::back_inserter(out), ",\"buckets\":[{}]", fmt::join(se.buckets, ","));
+            if (!se.buckets.empty())
+                fmt::format_to(std::back_inserter(out), ",\"buckets\":[{}]", fmt::join(se.buckets, ","));
             out += '}';
         }
         out += "]}";
@@ -194,8 +202,8 @@ State parse_state(std::string_view json) {
         if (std::string_view(top["format"]) != kFormat) throw StateError("not an ailog_exporter state file");
         const int64_t version = int64_t(top["version"]);
         if (version != kStateVersion)
-            throw StateError(fmt::format("state format version {} is not the supported version {}", version,
-                                         kStateVersion));
+            throw StateError(
+                fmt::format("state format version {} is not the supported version {}", version, kStateVersion));
         s.written_at_ms = get_num(top["written_at_ms"]);
         s.last_entry_ms = get_num(top["last_entry_ms"]);
         for (element fe : array(top["files"])) {

@@ -21,9 +21,9 @@ struct FileState {
     uint64_t ino = 0;
     uint32_t fingerprint_len = 0;
     uint64_t fingerprint = 0;
-    uint64_t offset = 0;               // bytes fully consumed (complete lines)
-    std::string wrapper;               // detected wrapper ("" while undetected)
-    std::string partial_stdout;        // raw bytes of a split record being joined
+    uint64_t offset = 0;         // bytes fully consumed (complete lines)
+    std::string wrapper;         // detected wrapper ("" while undetected)
+    std::string partial_stdout;  // raw bytes of a split record being joined
     std::string partial_stderr;
 };
 

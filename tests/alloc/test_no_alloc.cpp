@@ -87,7 +87,7 @@ long allocations_for(bool docker) {
     MetricStore store;
     FixedClock clock;
     Pipeline pipeline(mapping, store, clock, PipelineOptions{});
-    const int source = pipeline.add_source("test");
+    const int source = pipeline.open_source("test");
     const auto lines = corpus(3000, docker);
     auto run = [&] {
         for (const auto& l : lines) pipeline.on_line(source, l.view(), l.capacity());

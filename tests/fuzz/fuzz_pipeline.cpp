@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.max_line_bytes = 4096;
     options.correlation.max_entries = 16;
     ailog::Pipeline pipeline(mapping, store, clock, options);
-    const int source = pipeline.add_source("fuzz");
+    const int source = pipeline.open_source("fuzz");
     ailog::LineFramer framer(options.max_line_bytes, 256);
     std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
     auto on_line = [&](std::string_view line, size_t cap) { pipeline.on_line(source, line, cap); };

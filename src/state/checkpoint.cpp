@@ -1,0 +1,183 @@
+// Checkpoint: State <-> pipeline, store, tailer.
+#include "state/checkpoint.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include <map>
+#include <string>
+
+namespace ailog {
+namespace {
+
+// The exporter's own counters, by stable name.
+template <class Visit>
+void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Visit&& visit) {
+    visit("lines_read", p.lines);
+    visit("bytes_read", p.bytes);
+    visit("read_errors", p.read_errors);
+    visit("entries_without_timestamp", p.entries_without_time);
+    visit("rotations", p.rotations);
+    visit("truncations", p.truncations);
+    visit("state_writes", p.state_writes);
+    visit("state_write_failures", p.state_write_failures);
+    for (size_t r = 0; r < p.skipped.size(); ++r) visit(fmt::format("skipped/{}", kSkipReasonNames[r]), p.skipped[r]);
+    static constexpr const char* kEvict[] = {"age", "capacity", "replaced"};
+    for (size_t r = 0; r < d.evicted.size(); ++r) visit(fmt::format("evicted/{}", kEvict[r]), d.evicted[r]);
+    visit("negative_durations", d.negative_durations);
+    if (mapping != nullptr) {
+        for (size_t k = 0; k < mapping->kinds.size(); ++k) {
+            visit(fmt::format("entries/{}", mapping->kinds[k].name), d.entries[k]);
+            visit(fmt::format("unmatched/{}", mapping->kinds[k].name), d.unmatched[k]);
+        }
+    }
+}
+
+}  // namespace
+
+State capture_state(const Pipeline& pipeline, const MetricStore& store, const std::vector<int>& families,
+                    const std::vector<FilePosition>& positions, double now_ms) {
+    State s;
+    s.written_at_ms = now_ms;
+    s.last_entry_ms = pipeline.stats().last_entry_ms;
+    for (const auto& p : positions) {
+        FileState f;
+        f.path = p.path;
+        f.dev = p.dev;
+        f.ino = p.ino;
+        f.fingerprint_len = p.fingerprint_len;
+        f.fingerprint = p.fingerprint;
+        f.offset = p.offset;
+        const auto snap = pipeline.snapshot_source(p.source);
+        f.wrapper = snap.wrapper;
+        f.partial_stdout = snap.partial_stdout;
+        f.partial_stderr = snap.partial_stderr;
+        s.files.push_back(std::move(f));
+    }
+    // Only the pipeline thread creates series, and this is it: no lock needed.
+    for (int fi : families) {
+        const auto& fam = *store.families()[static_cast<size_t>(fi)];
+        FamilyState fs;
+        fs.name = fam.name;
+        for (const auto& sp : fam.series) {
+            SeriesState ss;
+            ss.labels = sp->label_values;
+            ss.value = sp->value.load(std::memory_order_relaxed);
+            if (fam.type == MetricType::Histogram)
+                for (size_t i = 0; i <= fam.buckets.size(); ++i)
+                    ss.buckets.push_back(sp->buckets[i].load(std::memory_order_relaxed));
+            fs.series.push_back(std::move(ss));
+        }
+        s.families.push_back(std::move(fs));
+    }
+    pipeline.deriver().for_each_open_start(
+        [&](const KeyHash& key, double start_ms, const std::vector<std::string>* labels) {
+            OpenStartState o;
+            o.key_a = key.a;
+            o.key_b = key.b;
+            o.start_ms = start_ms;
+            if (labels != nullptr) {
+                o.has_in_flight = true;
+                o.in_flight_labels = *labels;
+            }
+            s.open_starts.push_back(std::move(o));
+        });
+    auto p = pipeline.stats();
+    auto d = pipeline.deriver().stats();
+    visit_counters(p, d, &pipeline.mapping(), [&](const std::string& name, uint64_t& v) {
+        s.counters.push_back({name, v});
+    });
+    return s;
+}
+
+void check_state(const State& state, const MetricStore& store, const std::vector<int>& families) {
+    for (const auto& fs : state.families) {
+        const int fi = store.find_family(fs.name);
+        if (fi < 0 || std::find(families.begin(), families.end(), fi) == families.end())
+            throw StateError(fmt::format("the state has metric {}, which this exporter does not export", fs.name));
+        const auto& fam = *store.families()[static_cast<size_t>(fi)];
+        for (const auto& ss : fs.series) {
+            if (ss.labels.size() != fam.label_names.size())
+                throw StateError(fmt::format("{} has {} labels in the state, {} here", fs.name, ss.labels.size(),
+                                             fam.label_names.size()));
+            const size_t want = fam.type == MetricType::Histogram ? fam.buckets.size() + 1 : 0;
+            if (ss.buckets.size() != want)
+                throw StateError(
+                    fmt::format("{} has {} buckets in the state, {} here", fs.name, ss.buckets.size(), want));
+        }
+    }
+}
+
+void restore_state(const State& state, Pipeline& pipeline, MetricStore& store) {
+    for (const auto& fs : state.families) {
+        const int fi = store.find_family(fs.name);
+        const auto& fam = *store.families()[static_cast<size_t>(fi)];
+        for (const auto& ss : fs.series) {
+            std::vector<std::string_view> labels(ss.labels.begin(), ss.labels.end());
+            Series* s = store.get(fi, labels);
+            if (s == nullptr) continue;  // over the series limit: counted as dropped
+            if (fam.type == MetricType::Histogram)
+                MetricStore::set_histogram(*s, ss.buckets, ss.value);
+            else
+                MetricStore::set(*s, ss.value);
+        }
+    }
+    for (const auto& o : state.open_starts)
+        pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms,
+                                              o.has_in_flight ? &o.in_flight_labels : nullptr);
+    std::map<std::string, uint64_t> counters;
+    for (const auto& c : state.counters) counters[c.name] = c.value;
+    visit_counters(pipeline.mutable_stats(), pipeline.deriver().mutable_stats(), &pipeline.mapping(),
+                   [&](const std::string& name, uint64_t& v) {
+                       if (auto it = counters.find(name); it != counters.end()) v = it->second;
+                   });
+    pipeline.mutable_stats().last_entry_ms = state.last_entry_ms;
+}
+
+}  // namespace ailog
+
+namespace ailog {
+
+Checkpointer::Checkpointer(std::string path, double interval_ms, Pipeline& pipeline, const MetricStore& store,
+                           const Tailer& tailer)
+    : path_(std::move(path)), interval_ms_(interval_ms), pipeline_(pipeline), store_(store), tailer_(tailer) {}
+
+void Checkpointer::maybe_commit(double now_ms) {
+    if (now_ms >= next_due_ms_) commit(now_ms);
+}
+
+bool Checkpointer::commit(double now_ms) {
+    next_due_ms_ = now_ms + interval_ms_;
+    PipelineStats& stats = pipeline_.mutable_stats();
+    try {
+        const State s = capture_state(pipeline_, store_, pipeline_.deriver().families(), tailer_.positions(), now_ms);
+        write_file_atomically(path_, serialize_state(s));
+        ++stats.state_writes;
+        stats.last_state_write_ms = now_ms;
+        return true;
+    } catch (const StateError& e) {
+        ++stats.state_write_failures;
+        if (now_ms - last_failure_log_ms_ >= 60000) {
+            spdlog::error("cannot write the state file: {}", e.what());
+            last_failure_log_ms_ = now_ms;
+        }
+        return false;
+    }
+}
+
+void set_aside_state_file(const std::string& path, const std::string& why) {
+    const std::string aside = fmt::format("{}.corrupt-{}", path, static_cast<long long>(time(nullptr)));
+    if (std::rename(path.c_str(), aside.c_str()) == 0)
+        spdlog::error("state file {} is unusable ({}); moved it to {} and starting afresh", path, why, aside);
+    else
+        spdlog::error("state file {} is unusable ({}) and cannot be moved aside ({}); starting afresh", path, why,
+                      std::strerror(errno));
+}
+
+}  // namespace ailog
