@@ -93,7 +93,7 @@ void Pipeline::skip(int source, SkipReason reason, std::string_view line) {
 
 void Pipeline::on_bytes(size_t n) {
     stats_.bytes += n;
-    // One clock read per read(), not per line: the lines of one read arrived together.
+    // One clock read per batch of lines, not per line.
     stats_.last_read_ms = clock_.now_ms();
 }
 
@@ -111,7 +111,7 @@ void Pipeline::on_line(int source, std::string_view line, size_t capacity) {
             } else {
                 ++stats_.entries_without_time;
                 if (!options_.arrival_time_fallback) return;
-                event_.time_ms = stats_.last_read_ms;
+                event_.time_ms = clock_.now_ms();
             }
         }
         deriver_.apply(event_);

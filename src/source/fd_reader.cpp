@@ -25,9 +25,9 @@ FdReader::Status FdReader::read_some(int fd, LineSink& sink, size_t budget, bool
         framer_.commit(static_cast<size_t>(n));
         offset_ += n;
         budget -= std::min(budget, static_cast<size_t>(n));
-        sink.on_bytes(static_cast<size_t>(n));
         framer_.drain([&](std::string_view line, size_t cap) { sink.on_line(id_, line, cap); },
                       [&] { sink.on_too_long(id_); });
+        report_consumed(sink);
         if (single_read || static_cast<size_t>(n) < area.size()) break;  // drained what was there
     }
     return got ? Status::Data : Status::Eof;
@@ -36,6 +36,13 @@ FdReader::Status FdReader::read_some(int fd, LineSink& sink, size_t budget, bool
 void FdReader::finish(LineSink& sink) {
     framer_.finish([&](std::string_view line, size_t cap) { sink.on_line(id_, line, cap); },
                    [&] { sink.on_too_long(id_); });
+    report_consumed(sink);
+}
+
+void FdReader::report_consumed(LineSink& sink) {
+    const off_t now = offset_ - static_cast<off_t>(framer_.pending());
+    if (now > consumed_) sink.on_bytes(static_cast<size_t>(now - consumed_));
+    consumed_ = now;
 }
 
 }  // namespace ailog

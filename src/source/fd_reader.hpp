@@ -1,5 +1,6 @@
 // FdReader: reads one descriptor into a LineFramer and passes the complete
-// lines on to a LineSink.
+// lines on to a LineSink. Bytes are reported once their line is complete, so
+// a partial line read again after a restart is not counted twice.
 #pragma once
 
 #include <sys/types.h>
@@ -25,10 +26,13 @@ public:
     void finish(LineSink& sink);
     // Starting in the middle of a stream: ignore bytes up to the next newline.
     void start_mid_line() { framer_.reset(true); }
-    void reset() { framer_.reset(); }
+    void reset() {
+        framer_.reset();
+        consumed_ = offset_;
+    }
     size_t pending() const { return framer_.pending(); }
     off_t offset() const { return offset_; }
-    void set_offset(off_t o) { offset_ = o; }
+    void set_offset(off_t o) { offset_ = consumed_ = o; }
     int id() const { return id_; }
     void set_id(int id) { id_ = id; }
     void shrink() { framer_.shrink(); }
@@ -36,7 +40,10 @@ public:
 private:
     int id_;
     LineFramer framer_;
-    off_t offset_ = 0;  // bytes consumed from the descriptor
+    void report_consumed(LineSink& sink);
+
+    off_t offset_ = 0;    // bytes read from the descriptor
+    off_t consumed_ = 0;  // bytes of complete lines handed on (reported to on_bytes)
 };
 
 }  // namespace ailog
