@@ -153,6 +153,7 @@ int run_serve(const ServeOptions& o) {
             stats.rotations = tailer.stats().rotations;
             stats.truncations = tailer.stats().truncations;
             stats.files_watched = tailer.stats().files;
+            stats.pending_bytes = tailer.stats().pending_bytes;
             pipeline.on_batch_end(idle);
             if (checkpointer) checkpointer->maybe_commit(clock.now_ms());
         });

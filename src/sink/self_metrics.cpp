@@ -58,7 +58,8 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
 
     lines_ =
         single(store, "ailog_exporter_lines_read_total", "Complete lines read from all inputs", MetricType::Counter);
-    bytes_ = single(store, "ailog_exporter_bytes_read_total", "Bytes read from all inputs", MetricType::Counter);
+    bytes_ = single(store, "ailog_exporter_bytes_read_total", "Bytes of complete lines read from all inputs",
+                    MetricType::Counter);
     const int skipped =
         store.add_family("ailog_exporter_lines_skipped_total", "Lines that produced no entry, by reason",
                          MetricType::Counter, {"reason"}, {}, kUnlimited);
@@ -96,6 +97,8 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                         MetricType::Gauge);
     files_ = single(store, "ailog_exporter_files_watched", "Inputs being read (files and stdin)", MetricType::Gauge);
     read_errors_ = single(store, "ailog_exporter_read_errors_total", "Errors reading inputs", MetricType::Counter);
+    pending_bytes_ = single(store, "ailog_exporter_pending_bytes",
+                            "Bytes read that belong to a line still waiting for its newline", MetricType::Gauge);
     rotations_ = single(store, "ailog_exporter_file_rotations_total",
                         "Followed files that were renamed or deleted (log rotation)", MetricType::Counter);
     truncations_ = single(store, "ailog_exporter_file_truncations_total",
@@ -141,6 +144,7 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     if (p.last_entry_ms > 0) MetricStore::set(*last_entry_, p.last_entry_ms / 1000.0);
     if (p.last_read_ms > 0) MetricStore::set(*last_read_, p.last_read_ms / 1000.0);
     MetricStore::set(*files_, static_cast<double>(p.files_watched));
+    MetricStore::set(*pending_bytes_, static_cast<double>(p.pending_bytes));
     MetricStore::set(*rotations_, static_cast<double>(p.rotations));
     MetricStore::set(*truncations_, static_cast<double>(p.truncations));
     MetricStore::set(*state_writes_, static_cast<double>(p.state_writes));

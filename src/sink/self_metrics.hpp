@@ -24,6 +24,7 @@ struct PipelineStats {
     double last_entry_ms = 0;  // log time of the last entry
     double last_read_ms = 0;   // wall time of the last line
     size_t files_watched = 0;
+    uint64_t pending_bytes = 0;
     // Set by the tailer and the state writer.
     uint64_t rotations = 0;
     uint64_t truncations = 0;
@@ -58,6 +59,7 @@ private:
     Series* files_;
     Series* series_;
     Series* series_limit_;
+    Series* pending_bytes_;
     Series* rotations_;
     Series* truncations_;
     Series* state_writes_;

@@ -568,6 +568,8 @@ void Tailer::run(const std::function<void(bool idle)>& on_round) {
         files_.erase(std::remove_if(files_.begin(), files_.end(), [](const auto& f) { return f->closed; }),
                      files_.end());
         stats_.files = files_.size() + (use_stdin_ && !stdin_ended_ ? 1 : 0);
+        stats_.pending_bytes = stdin_reader_ ? stdin_reader_->pending() : 0;
+        for (const auto& f : files_) stats_.pending_bytes += f->reader.pending();
         expire_retired(now);
         update_caught_up();
         on_round(!progressed);

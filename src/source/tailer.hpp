@@ -56,6 +56,7 @@ struct TailStats {
     uint64_t rotations = 0;    // a followed file renamed, or replaced at its path
     uint64_t truncations = 0;  // a followed file truncated or rewritten in place
     size_t files = 0;          // inputs open
+    uint64_t pending_bytes = 0;  // read, but part of a line not complete yet
 };
 
 class Tailer {
