@@ -90,6 +90,8 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         });
     auto p = pipeline.stats();
     auto d = pipeline.deriver().stats();
+    // Once this state is on disk, it is the commit that made it there.
+    ++p.state_writes;
     visit_counters(p, d, &pipeline.mapping(), [&](const std::string& name, uint64_t& v) {
         s.counters.push_back({name, v});
     });
