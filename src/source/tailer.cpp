@@ -170,12 +170,12 @@ std::vector<Tailer::Candidate> Tailer::discover() const {
 }
 
 void Tailer::watch_dir(const std::string& dir) {
-    if (inotify_fd_ < 0) return;
-    for (const auto& [wd, d] : dir_watches_)
-        if (d == dir) return;
+    if (inotify_fd_ < 0 || watched_dirs_.count(dir)) return;
     const int wd =
         inotify_add_watch(inotify_fd_, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
-    if (wd >= 0) dir_watches_[wd] = dir;
+    if (wd < 0) return;
+    dir_watches_[wd] = dir;
+    watched_dirs_.insert(dir);
 }
 
 void Tailer::watch_file(File& f) {
@@ -247,6 +247,18 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         by_inode[{f->dev, f->ino}] = f.get();
     }
     std::vector<bool> saved_used(saved ? saved->size() : 0, false);
+    // Watch where new files can appear, even while nothing matches yet.
+    for (const auto& spec : specs_) {
+        namespace fs = std::filesystem;
+        if (spec.kind == PathSpec::Kind::Dir) {
+            watch_dir(spec.text);
+            continue;
+        }
+        // A file's directory; a pattern's deepest directory without wildcards.
+        std::string dir = fs::path(spec.text).parent_path().string();
+        while (has_glob_chars(dir)) dir = fs::path(dir).parent_path().string();
+        watch_dir(dir.empty() ? "." : dir);
+    }
 
     for (const auto& c : candidates) {
         watch_dir(std::filesystem::path(c.path).parent_path().string());
@@ -479,7 +491,10 @@ void Tailer::drain_events() {
             }
             if (auto it = dir_watches_.find(ev->wd); it != dir_watches_.end()) {
                 rescan_needed_ = true;
-                if (ev->mask & IN_IGNORED) dir_watches_.erase(it);
+                if (ev->mask & IN_IGNORED) {
+                    watched_dirs_.erase(it->second);
+                    dir_watches_.erase(it);
+                }
             }
         }
     }

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ailog/line_sink.hpp"
@@ -53,9 +54,9 @@ struct FilePosition {
 };
 
 struct TailStats {
-    uint64_t rotations = 0;    // a followed file renamed, or replaced at its path
-    uint64_t truncations = 0;  // a followed file truncated or rewritten in place
-    size_t files = 0;          // inputs open
+    uint64_t rotations = 0;      // a followed file renamed, or replaced at its path
+    uint64_t truncations = 0;    // a followed file truncated or rewritten in place
+    size_t files = 0;            // inputs open
     uint64_t pending_bytes = 0;  // read, but part of a line not complete yet
 };
 
@@ -126,6 +127,7 @@ private:
     std::vector<std::unique_ptr<Retired>> retired_;
     std::unordered_map<int, File*> file_watches_;
     std::unordered_map<int, std::string> dir_watches_;
+    std::unordered_set<std::string> watched_dirs_;
     int inotify_fd_ = -1;
     int wake_fd_ = -1;
     bool use_stdin_ = false;
