@@ -76,8 +76,8 @@ int run_serve(const ServeOptions& o) {
     MetricStore store(o.max_series);
     SystemClock clock;
     PipelineOptions popts;
-    popts.wrapper = *parse_wrapper_kind(o.wrapper);
-    popts.max_line_bytes = o.max_line_bytes;
+    popts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
+    popts.decode.max_line_bytes = o.max_line_bytes;
     popts.correlation.max_entries = o.correlation_max_entries;
     popts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
     Pipeline pipeline(mapping, store, clock, popts);
@@ -121,7 +121,7 @@ int run_serve(const ServeOptions& o) {
     }
     if (use_stdin) tailer.add_stdin();
     tailer.start(state ? &state->files : nullptr, [&pipeline](int source, const FileState& f) {
-        pipeline.restore_source(source, {f.wrapper, f.partial_stdout, f.partial_stderr});
+        pipeline.decoder().restore_source(source, {f.wrapper, f.partial_stdout, f.partial_stderr});
     });
     pipeline.set_files_watched(tailer.stats().files);
     pipeline.publish();

@@ -36,6 +36,13 @@ public:
     template <class OnLine, class OnTooLong>
     void finish(OnLine&& on_line, OnTooLong&& on_too_long);
 
+    // The same, one line at a time: the next complete line (valid until the
+    // next write_area), an over-long line, or nothing until more bytes come.
+    enum class Framed { Line, TooLong, NeedMore };
+    Framed next(std::string_view& line, size_t& capacity);
+    // End of the stream: the bytes after the last newline, if any, as a line.
+    bool rest(std::string_view& line, size_t& capacity);
+
     // Bytes of an incomplete line waiting for its newline.
     size_t pending() const { return end_ - begin_; }
     // Drops buffered bytes; `discard_to_newline` also drops the rest of the
@@ -61,8 +68,7 @@ private:
     bool discarding_ = false;  // inside an over-long line: drop until '\n'
 };
 
-template <class OnLine, class OnTooLong>
-void LineFramer::drain(OnLine&& on_line, OnTooLong&& on_too_long) {
+inline LineFramer::Framed LineFramer::next(std::string_view& line, size_t& capacity) {
     while (scan_ < end_) {
         const char* base = buf_.data();
         const void* hit = std::memchr(base + scan_, '\n', end_ - scan_);
@@ -71,32 +77,56 @@ void LineFramer::drain(OnLine&& on_line, OnTooLong&& on_too_long) {
             break;
         }
         const size_t nl = static_cast<size_t>(static_cast<const char*>(hit) - base);
+        const size_t from = begin_;
+        begin_ = scan_ = nl + 1;
         if (discarding_) {
             discarding_ = false;
-        } else if (nl - begin_ > max_line_) {
-            on_too_long();
-        } else {
-            on_line(line_at(begin_, nl), capacity_from(begin_));
+            continue;
         }
-        begin_ = scan_ = nl + 1;
+        if (nl - from > max_line_) return Framed::TooLong;
+        line = line_at(from, nl);
+        capacity = capacity_from(from);
+        return Framed::Line;
     }
     if (!discarding_ && end_ - begin_ > max_line_) {
-        on_too_long();
         discarding_ = true;
+        begin_ = scan_ = end_ = 0;  // nothing of it is kept
+        return Framed::TooLong;
     }
-    if (discarding_) begin_ = scan_ = end_;  // nothing of it is kept
-    if (begin_ == end_) begin_ = scan_ = end_ = 0;
+    if (discarding_ || begin_ == end_) begin_ = scan_ = end_ = 0;
+    return Framed::NeedMore;
+}
+
+inline bool LineFramer::rest(std::string_view& line, size_t& capacity) {
+    if (end_ == begin_ || discarding_) return false;
+    // The padding is always allocated; its first byte ends the line like a
+    // newline would (simdjson inspects it).
+    buf_[end_] = '\n';
+    line = line_at(begin_, end_);
+    capacity = capacity_from(begin_);
+    begin_ = scan_ = end_;
+    return true;
+}
+
+template <class OnLine, class OnTooLong>
+void LineFramer::drain(OnLine&& on_line, OnTooLong&& on_too_long) {
+    std::string_view line;
+    size_t cap = 0;
+    for (;;) {
+        switch (next(line, cap)) {
+            case Framed::Line: on_line(line, cap); break;
+            case Framed::TooLong: on_too_long(); break;
+            case Framed::NeedMore: return;
+        }
+    }
 }
 
 template <class OnLine, class OnTooLong>
 void LineFramer::finish(OnLine&& on_line, OnTooLong&& on_too_long) {
     drain(on_line, on_too_long);
-    if (end_ > begin_ && !discarding_) {
-        // The padding is always allocated; its first byte ends the line like
-        // a newline would (simdjson inspects it).
-        buf_[end_] = '\n';
-        on_line(line_at(begin_, end_), capacity_from(begin_));
-    }
+    std::string_view line;
+    size_t cap = 0;
+    if (rest(line, cap)) on_line(line, cap);
     reset();
 }
 

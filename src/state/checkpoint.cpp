@@ -54,7 +54,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         f.fingerprint_len = p.fingerprint_len;
         f.fingerprint = p.fingerprint;
         f.offset = p.offset;
-        const auto snap = pipeline.snapshot_source(p.source);
+        const auto snap = pipeline.decoder().snapshot_source(p.source);
         f.wrapper = snap.wrapper;
         f.partial_stdout = snap.partial_stdout;
         f.partial_stderr = snap.partial_stderr;

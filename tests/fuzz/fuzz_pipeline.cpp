@@ -28,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ailog::MetricStore store(100);
     FixedClock clock;
     ailog::PipelineOptions options;
-    options.wrapper = kinds[data[0] % 4];
-    options.max_line_bytes = 4096;
+    options.decode.wrapper = kinds[data[0] % 4];
+    options.decode.max_line_bytes = 4096;
     options.correlation.max_entries = 16;
     ailog::Pipeline pipeline(mapping, store, clock, options);
     const int source = pipeline.open_source("fuzz");

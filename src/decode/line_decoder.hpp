@@ -1,0 +1,94 @@
+// LineDecoder: the decode stage for a set of sources. A line goes through
+// its source's Unwrapper (Docker/CRI) and the JsonDecoder; every mapped entry
+// with a usable time comes out as an Event, every other line is counted under
+// one skip reason (and logged, rate-limited).
+#pragma once
+
+#include <simdjson.h>
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ailog/clock.hpp"
+#include "ailog/event.hpp"
+#include "ailog/mapping.hpp"
+#include "ailog/skip_reason.hpp"
+#include "decode/json_decoder.hpp"
+#include "decode/wrapper.hpp"
+#include "sink/self_metrics.hpp"
+
+namespace ailog {
+
+struct DecodeOptions {
+    WrapperKind wrapper = WrapperKind::Auto;
+    size_t max_line_bytes = 1 << 20;
+    // Entries without a timestamp: take the arrival time (serve), or skip
+    // them (replay). Either way they are counted.
+    bool arrival_time_fallback = true;
+};
+
+class LineDecoder {
+public:
+    // `stats` may be shared by several decoders (replay reads files in parallel streams).
+    LineDecoder(const Mapping& mapping, const Clock& clock, DecodeOptions options, PipelineStats& stats);
+
+    int open_source(std::string_view name);
+    void close_source(int source);
+
+    // One complete line of `source`: on_event(const Event&) for each entry.
+    template <class OnEvent>
+    void decode(int source, std::string_view line, size_t capacity, OnEvent&& on_event);
+    void too_long(int source);
+    void reset_source(int source);
+
+    struct SourceSnapshot {
+        std::string wrapper;  // "" while undetected
+        std::string partial_stdout;
+        std::string partial_stderr;
+    };
+    SourceSnapshot snapshot_source(int source) const;
+    void restore_source(int source, const SourceSnapshot& s);
+
+private:
+    void skip(int source, SkipReason reason, std::string_view line);
+
+    const Clock& clock_;
+    DecodeOptions options_;
+    PipelineStats& stats_;
+    JsonDecoder decoder_;
+    simdjson::ondemand::parser wrapper_parser_;
+    Event event_;
+    std::vector<std::string> source_names_;
+    std::vector<Unwrapper> unwrappers_;
+    std::vector<int> free_sources_;
+    // Rate limit for warnings about bad lines: one per reason per second.
+    std::array<double, static_cast<size_t>(SkipReason::kCount)> last_warned_ms_{};
+    std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> suppressed_{};
+};
+
+template <class OnEvent>
+void LineDecoder::decode(int source, std::string_view line, size_t capacity, OnEvent&& on_event) {
+    ++stats_.lines;
+    auto on_skip = [&](SkipReason r) { skip(source, r, line); };
+    auto on_payload = [&](const Payload& p) {
+        if (auto reason = decoder_.decode(p.text, p.capacity, event_)) {
+            skip(source, *reason, p.text);
+            return;
+        }
+        if (!event_.has_time) {
+            if (p.time_ms) {
+                event_.time_ms = *p.time_ms;
+            } else {
+                ++stats_.entries_without_time;
+                if (!options_.arrival_time_fallback) return;
+                event_.time_ms = clock_.now_ms();
+            }
+        }
+        on_event(static_cast<const Event&>(event_));
+    };
+    unwrappers_[static_cast<size_t>(source)].feed(wrapper_parser_, line, capacity, on_payload, on_skip);
+}
+
+}  // namespace ailog
