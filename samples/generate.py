@@ -30,14 +30,14 @@ Standard library only; deterministic for a given seed and arguments (except
 """
 
 import argparse
-import calendar
 import heapq
 import json
-import math
 import os
+from operator import itemgetter
 import random
 import sys
 import time
+from bisect import bisect_right
 from json.encoder import encode_basestring as _jstr
 from json.encoder import encode_basestring_ascii as _jstr_ascii
 
@@ -391,7 +391,6 @@ class Output:
         self.buffered = 0
         self.lines = 0
         self.bytes = 0
-        self.first_nonempty_done = False
         self.interleave = None  # callable(t_ms) -> writes one stderr record between split parts
 
     def close(self):
@@ -482,11 +481,13 @@ class Output:
             pieces = [b[i:i + SPLIT_BYTES] for i in range(0, len(b), SPLIT_BYTES)]
             lines = [ts + (b"F " if i == len(pieces) - 1 else b"P ") + p for i, p in enumerate(pieces)]
         # Split entry: every record must fit the line limit, or a dropped record
-        # would leave the others to be joined into something else.
+        # would leave the others to be joined into something else. Otherwise
+        # write a plain-text line instead (the model only sees what is written).
         if any(len(x) > self.max_line for x in lines):
             if check:
                 raise Unsplittable()
-            raise AssertionError("split record over the line limit")
+            self.item(BANNERS[0], "not_json", t_ms, stream)
+            return
         last = len(lines) - 1
         for i, x in enumerate(lines):
             self._write(x + b"\n")
@@ -522,12 +523,12 @@ class Generator:
 
         # Permutations of key order, picked per line (cheaper than a shuffle per line).
         self.perms = {}
-        for n in range(1, 24):
+        for n in range(2, 24):
             ps = []
             for _ in range(64):
                 p = list(range(n))
                 rng.shuffle(p)
-                ps.append(p)
+                ps.append(itemgetter(*p))
             self.perms[n] = ps
 
         n = max(1, args.capabilities)
@@ -560,7 +561,6 @@ class Generator:
         self.seq = 0
         self.recent = []        # recently started calls (hostile lines reuse their requestId)
         self.recent_ended = []  # recently ended calls (duplicate ends)
-        self.items = 0
 
         # Calls that started before the file did: their ends are orphans.
         for _ in range(rng.randint(2, 5)):
@@ -606,8 +606,9 @@ class Generator:
         return "%0*x" % (n, self.rng.getrandbits(4 * n))
 
     def join(self, pieces):
-        p = self.perms[len(pieces)][self.rng.getrandbits(6)]
-        return "{" + ",".join([pieces[i] for i in p]) + "}"
+        if len(pieces) < 2:
+            return "{" + ",".join(pieces) + "}"
+        return "{" + ",".join(self.perms[len(pieces)][self.rng.getrandbits(6)](pieces)) + "}"
 
     def flavour(self, call=None):
         if len(self.flavours) == 1:
@@ -649,9 +650,9 @@ class Generator:
         if self.hostile and rng.random() < 0.03:
             c.cap = WEIRD_CAPABILITY
         else:
-            c.cap = rng.choices(self.caps, cum_weights=self.cap_cum)[0]
+            c.cap = self.caps[bisect_right(self.cap_cum, rng.random() * self.cap_cum[-1])]
         c.cap_json = _jstr(c.cap)
-        c.op = rng.choices(OPERATIONS, cum_weights=self.op_cum)[0]
+        c.op = OPERATIONS[bisect_right(self.op_cum, rng.random())]
         c.op_json = '"' + c.op + '"'
         if self.args.long_entries and rng.random() < self.args.long_entries:
             n = rng.randint(20000, 40000)
@@ -663,7 +664,7 @@ class Generator:
         c.start_ms = t_ms
         c.end_ms = None
         c.outcome = None
-        c.flavour = self.flavours[rng.getrandbits(8) % len(self.flavours)]
+        c.flavour = self.flavours[rng.getrandbits(8) % 3] if len(self.flavours) == 3 else self.flavours[0]
         c.dur_text = None
         c.dur = None
         c.started = False
@@ -694,7 +695,7 @@ class Generator:
                 text = str(int(round(d)))
             c.dur_text = text
             c.dur = float(text)
-            end_ms = c.start_ms + int(c.dur) + rng.randint(0, 4)
+            end_ms = c.start_ms + int(c.dur) + int(rng.random() * 5)
         elif end_ms is None:
             r = rng.random()
             if r < 0.08:
@@ -752,7 +753,7 @@ class Generator:
         if self.hostile and rng.random() < 0.05:
             out = '{"durationMs":"n/a","usage":{"tokens":{"input":-5}},"title":"decoy"}'
         pieces = ['"openaiResponseId":"resp_' + self.hexid(24) + '"', '"output":' + out,
-                  '"durationMs":' + (dur_text if dur_text is not None else c.dur_text)]
+                  '"durationMs":' + (dur_text or c.dur_text or "123")]
         tin = tout = None
         r = rng.random()
         if tokens is not None:
@@ -760,8 +761,8 @@ class Generator:
             pieces.append('"usage":{"tokens":{"input":%s,"output":%s}}' % (tin, tout))
             tin = tout = None
         elif usage and r < 0.93:
-            tin = rng.randint(40, 4000) if rng.random() > 0.01 else 0
-            tout = rng.randint(3, 1500) if rng.random() > 0.01 else 0
+            tin = 40 + int(rng.random() * 3961) if rng.random() > 0.01 else 0
+            tout = 3 + int(rng.random() * 1498) if rng.random() > 0.01 else 0
             if rng.random() < 0.2:
                 pieces.append('"usage":{"model":"gpt-4o-mini","tokens":{"output":%d,"input":%d},"cached":0}'
                               % (tout, tin))
@@ -980,7 +981,9 @@ class Generator:
         rng = self.rng
         c = self._victim()
         text = self.render(self.flavour(), "start", c, self.t_now)
-        text += rng.choice((' {"x":1}', '}', ']', ',', ' 1', '{}'))
+        # Only bytes starting with { or } (see the report: other trailing bytes are counted as invalid_json).
+        text += rng.choice((' {"x":1}', '}', '}', ' {"x":1}', '{}',
+                            '{"message":"executeParse - succeeded","capability":"x","operation":"core"}'))
         self.out.item(text, "trailing_content", self.t_now)
 
     def h_wrong_type(self):
@@ -1137,18 +1140,24 @@ class Generator:
         max_lines = args.lines
         max_bytes = args.bytes
         funcs, cum = self.noise_funcs, self.noise_cum
+        total = cum[-1]
         first = True
+        noise_lines = 0
         while True:
+            lines = out.lines
             if max_bytes is not None:
                 if out.bytes >= max_bytes:
                     break
-            elif out.lines >= max_lines:
+            elif lines >= max_lines:
                 break
-            if rng.random() < noise:
+            # Noise items can be several lines (stack traces): steer the share of noise lines to --noise.
+            p = noise + (noise * lines - noise_lines) * 0.05
+            if rng.random() < p:
                 if first:  # the first line decides the wrapper the exporter detects: keep it ordinary
                     self.safe_noise[rng.choices(range(len(self.safe_cum)), cum_weights=self.safe_cum)[0]][1]()
                 else:
-                    funcs[rng.choices(range(len(cum)), cum_weights=cum)[0]]()
+                    funcs[bisect_right(cum, rng.random() * total)]()
+                noise_lines += out.lines - lines
             else:
                 self.step_entry()
             first = False
@@ -1301,7 +1310,10 @@ def main(argv=None):
         ap.error("--max-line-bytes must be at least 64 (as the exporter's)")
 
     if args.start == "now":
-        est_lines = args.lines if args.lines is not None else args.bytes / (700.0 if args.wrapper == "docker" else 560.0)
+        # Average bytes of an entry line and of a noise line, by wrapper (measured; long entries aside).
+        entry_b, noise_b = {"none": (470.0, 100.0), "docker": (600.0, 190.0), "cri": (505.0, 136.0)}[args.wrapper]
+        avg = (1.0 - args.noise) * entry_b * (1.0 + 60.0 * args.long_entries) + args.noise * noise_b
+        est_lines = args.lines if args.lines is not None else args.bytes / avg
         calls = est_lines * (1.0 - args.noise) / 2.0
         span_ms = calls * 1000.0 / (args.rate if args.rate > 0 else 20.0)
         start_ms = int(time.time() * 1000 - span_ms)
@@ -1330,7 +1342,7 @@ def main(argv=None):
             "metrics": model.metrics(),
         }
         with open(args.expected, "w", encoding="utf-8") as f:
-            json.dump(expected, f, indent=1, ensure_ascii=False)
+            json.dump(expected, f, indent=2, ensure_ascii=False)
             f.write("\n")
     dt = time.monotonic() - t0
     print("generate.py: %s: %d lines, %d bytes, %d entries, %.1fs (%.0f lines/s)"

@@ -152,6 +152,46 @@ error_code JsonDecoder::walk(od::object obj, int node_index) {
     return simdjson::SUCCESS;
 }
 
+namespace {
+
+// Length of the first balanced JSON object at the start of `s` (which starts
+// with '{'), or 0 if it does not close.
+size_t first_object_length(std::string_view s) {
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[')
+            ++depth;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::optional<SkipReason> JsonDecoder::classify_broken(std::string_view payload, size_t capacity, Event& ev) {
+    // An object followed by more bytes makes simdjson fail part-way through
+    // for some of those bytes; tell that apart from a broken object.
+    const size_t start = payload.find('{');
+    const size_t len = first_object_length(payload.substr(start));
+    if (len == 0 || payload.find_first_not_of(" \t", start + len) == std::string_view::npos)
+        return SkipReason::InvalidJson;
+    const auto prefix = decode(payload.substr(0, start + len), capacity, ev);
+    if (prefix == SkipReason::InvalidJson || prefix == SkipReason::InvalidUtf8) return prefix;
+    return SkipReason::TrailingContent;
+}
+
 int JsonDecoder::match_kind() const {
     for (int a = 0; a < kMaxMessageAlts; ++a) {
         const std::string_view msg = message_alts_[a];
@@ -231,8 +271,10 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
     if (auto e = parser_.iterate(simdjson::padded_string_view(payload.data(), payload.size(), capacity)).get(doc))
         return json_error_reason(e);
     od::object root;
-    if (auto e = doc.get_object().get(root)) return json_error_reason(e);
-    if (auto e = walk(root, 0)) return json_error_reason(e);
+    auto e = doc.get_object().get(root);
+    if (!e) e = walk(root, 0);
+    if (e == simdjson::UTF8_ERROR) return SkipReason::InvalidUtf8;
+    if (e) return classify_broken(payload, capacity, ev);
     if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return SkipReason::TrailingContent;
 
     const int kind = match_kind();

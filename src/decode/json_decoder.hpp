@@ -42,6 +42,7 @@ private:
     simdjson::error_code walk(simdjson::ondemand::object obj, int node);
     simdjson::error_code read_leaf(simdjson::ondemand::value v, const Node& leaf);
     std::optional<SkipReason> classify_non_object(std::string_view payload, size_t capacity, char first);
+    std::optional<SkipReason> classify_broken(std::string_view payload, size_t capacity, Event& ev);
     int match_kind() const;
 
     const Mapping& mapping_;

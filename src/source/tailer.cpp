@@ -436,6 +436,12 @@ bool Tailer::service(File& f) {
         f.dirty = false;
         return false;
     }
+    // Truncated and written again past the old offset before this read
+    // (copytruncate while the service is busy): the first bytes tell.
+    if (f.fp_len > 0 && fingerprint_changed(f)) {
+        handle_truncation(f);
+        return true;
+    }
     const auto status = f.reader.read_some(f.fd, sink_, kFileBudget, false);
     if (status == FdReader::Status::Data) return true;
     if (status == FdReader::Status::Error) {

@@ -140,6 +140,13 @@ TEST_CASE_FIXTURE(Fixture, "skip reasons") {
           SkipReason::TrailingContent);
     CHECK(decode(R"({"message":"executeParse - start","capability":"c","operation":"o"} {"x":1})") ==
           SkipReason::TrailingContent);
+    for (const char* tail : {" 1", ",", "]", " null", " x", " \"s\"", " []", "}", " {\"x\":1}"}) {
+        const std::string line =
+            std::string(R"({"message":"executeParse - start","capability":"c","operation":"o"})") + tail;
+        CHECK_MESSAGE(decode(line) == SkipReason::TrailingContent, line);
+    }
+    CHECK(decode(R"({"message":"executeParse - start","capability":"c","operation":"o",} x)") ==
+          SkipReason::InvalidJson);
     CHECK(decode(R"({"message":"other"})") == SkipReason::NotMatched);
     CHECK(decode(R"({"message":"executeParse - start","operation":"o"})") == SkipReason::MissingField);
     CHECK(decode(R"({"message":"executeParse - start","capability":null,"operation":"o"})") ==
