@@ -268,6 +268,13 @@ class Model:
         self.first_ms = None
         self.last_ms = None
         self.negative = 0
+        self.checkpoints = []  # ms, ascending: figures wanted as of these instants
+        self.snapshots = {}    # ms -> metrics() with every entry timestamped <= ms
+
+    def take_snapshots(self, before_ms=None):
+        """Snapshots the checkpoints earlier than before_ms (all, if None)."""
+        while self.checkpoints and (before_ms is None or self.checkpoints[0] < before_ms):
+            self.snapshots[self.checkpoints.pop(0)] = self.metrics()
 
     def skip(self, reason):
         self.skipped[reason] += 1
@@ -275,6 +282,7 @@ class Model:
     def apply(self, ev):
         """ev: (kind, requestId, capability, operation, time_ms, durationMs, tokens in, tokens out, status)."""
         kind, rid, cap, op, t, dur, tin, tout, status = ev
+        self.take_snapshots(t)
         self.entries[kind] += 1
         if self.first_ms is None:
             self.first_ms = t
@@ -1285,6 +1293,8 @@ def main(argv=None):
     ap.add_argument("--rate", type=float, default=20.0, help="calls per second of log time")
     ap.add_argument("--capabilities", type=int, default=4, help="number of capability values")
     ap.add_argument("--hostile", action="store_true", help="add adversarial lines")
+    ap.add_argument("--checkpoint-at", action="append", default=[], metavar="TIME",
+                    help="also give the figures as of this instant (ISO 8601 or epoch ms); repeatable")
     ap.add_argument("--verify-against", metavar="URL",
                     help="do not generate: compare the exporter at URL (its /metrics) with --expected")
     args = ap.parse_args(argv)
@@ -1322,8 +1332,10 @@ def main(argv=None):
 
     t0 = time.monotonic()
     gen = Generator(args, start_ms)
+    gen.model.checkpoints = sorted(int(c) if c.isdigit() else parse_start(c) for c in args.checkpoint_at)
     gen.run()
     model = gen.model
+    model.take_snapshots()
     out = gen.out
     size = os.path.getsize(args.out)
     assert size == out.bytes, (size, out.bytes)
@@ -1340,6 +1352,7 @@ def main(argv=None):
             "first_time_ms": model.first_ms,
             "last_time_ms": model.last_ms,
             "metrics": model.metrics(),
+            "checkpoints": {str(ms): m for ms, m in sorted(model.snapshots.items())},
         }
         with open(args.expected, "w", encoding="utf-8") as f:
             json.dump(expected, f, indent=2, ensure_ascii=False)
