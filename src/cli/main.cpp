@@ -2,7 +2,8 @@
 #include <csignal>
 
 #include "cli/options.hpp"
-#include "cli/serve.hpp"
+#include "cli/replay_command.hpp"
+#include "cli/serve_command.hpp"
 
 int main(int argc, char** argv) {
     // Signals are taken synchronously by the main thread (sigwait); block
@@ -15,5 +16,6 @@ int main(int argc, char** argv) {
 
     const auto cmd = ailog::cli::parse_command_line(argc, argv);
     if (cmd.kind == ailog::cli::ParsedCommand::Kind::Exit) return cmd.exit_code;
+    if (cmd.kind == ailog::cli::ParsedCommand::Kind::Replay) return ailog::cli::run_replay(cmd.replay);
     return ailog::cli::run_serve(cmd.serve);
 }

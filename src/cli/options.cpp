@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/duration.hpp"
+#include "decode/timestamp.hpp"
 #include "version.hpp"
 
 namespace ailog::cli {
@@ -39,6 +40,35 @@ const CLI::Validator kTelemetryPath(
     [](std::string& s) -> std::string { return !s.empty() && s[0] == '/' ? std::string() : "must start with /"; },
     "PATH");
 
+void add_common_options(CLI::App& app, CommonOptions& o) {
+    app.add_option("--input.wrapper", o.wrapper, "Container wrapper of each line: detected per file, or forced")
+        ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
+        ->capture_default_str();
+    app.add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are skipped whole and counted")
+        ->check(CLI::Range(size_t{64}, size_t{1} << 30))
+        ->capture_default_str();
+    app.add_option("--metrics.max-series", o.max_series,
+                   "Most series the exported metrics may have; updates to new series beyond it are dropped and "
+                   "counted")
+        ->check(CLI::Range(size_t{1}, size_t{10000000}))
+        ->capture_default_str();
+    app.add_option("--correlation.max-entries", o.correlation_max_entries,
+                   "Most open start entries remembered for failure durations and in-flight requests")
+        ->check(CLI::Range(size_t{0}, size_t{100000000}))
+        ->capture_default_str();
+    app.add_option("--correlation.max-age", o.correlation_max_age,
+                   "Start entries older than this without an end entry are forgotten (counted as evicted)")
+        ->check(kDuration)
+        ->capture_default_str();
+    app.add_flag("--files.recursive", o.recursive, "Directories: also read the files of their subdirectories");
+    app.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    app.add_option("--log.format", o.log_format, "Output format of log messages")
+        ->check(CLI::IsMember({"logfmt", "json"}))
+        ->capture_default_str();
+}
+
 void add_serve_options(CLI::App& serve, ServeOptions& o) {
     serve.add_option("PATH", o.paths, "Log files, directories, quoted glob patterns, or - for stdin")->required();
     serve
@@ -51,53 +81,62 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
     serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
         ->check(CLI::IsMember({"beginning", "end"}))
         ->capture_default_str();
-    serve.add_option("--input.wrapper", o.wrapper, "Container wrapper of each line: detected per file, or forced")
-        ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
-        ->capture_default_str();
-    serve.add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are skipped whole and counted")
-        ->check(CLI::Range(size_t{64}, size_t{1} << 30))
-        ->capture_default_str();
     serve.add_flag("--exit-on-eof", o.exit_on_eof,
                    "Read every input to its end once and exit, instead of following files and serving");
-    serve
-        .add_option("--metrics.max-series", o.max_series,
-                    "Most series the exported metrics may have; updates to new series beyond it are dropped and "
-                    "counted")
-        ->check(CLI::Range(size_t{1}, size_t{10000000}))
-        ->capture_default_str();
-    serve
-        .add_option("--correlation.max-entries", o.correlation_max_entries,
-                    "Most open start entries remembered for failure durations and in-flight requests")
-        ->check(CLI::Range(size_t{0}, size_t{100000000}))
-        ->capture_default_str();
-    serve
-        .add_option("--correlation.max-age", o.correlation_max_age,
-                    "Start entries older than this without an end entry are forgotten (counted as evicted)")
-        ->check(kDuration)
-        ->capture_default_str();
     serve.add_option("--state.file", o.state_file,
                      "Keep file positions, metric values and open requests here, so counters continue exactly "
                      "across restarts and crashes");
     serve.add_option("--state.interval", o.state_interval, "How often the state file is committed")
         ->check(kDuration)
         ->capture_default_str();
-    serve.add_flag("--files.recursive", o.recursive, "Directories: also read the files of their subdirectories");
     serve
         .add_option("--files.rescan-interval", o.rescan_interval,
                     "How often paths are rescanned for new, rotated and removed files (besides inotify events)")
         ->check(kDuration)
         ->capture_default_str();
-    serve.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
-        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-        ->capture_default_str();
-    serve.add_option("--log.format", o.log_format, "Output format of log messages")
-        ->check(CLI::IsMember({"logfmt", "json"}))
-        ->capture_default_str();
+    add_common_options(serve, o);
     serve.footer(kServeExamples);
 }
 
+const char* kReplayExamples = R"(
+Examples:
+  # What did the last week cost, per capability and operation?
+  ailog_exporter replay --from -7d /var/log/ai-service/
+
+  # Backfill Prometheus with a rotated set (gzip is read transparently)
+  ailog_exporter replay --output openmetrics -o history.om '/var/log/ai-service/app.log*'
+  promtool tsdb create-blocks-from openmetrics history.om /var/lib/prometheus/metrics2
+)";
+
+const CLI::Validator kTimeArg(
+    [](std::string& s) -> std::string {
+        return parse_time_arg(s, 0) ? std::string() : "not a time such as 2025-06-01T00:00:00Z, now or -7d: " + s;
+    },
+    "TIME");
+
+void add_replay_options(CLI::App& replay, ReplayOptions& o) {
+    replay.add_option("PATH", o.paths, "Log files (.gz too), directories, quoted glob patterns")->required();
+    replay
+        .add_option("--output", o.output,
+                    "openmetrics (timestamped history for promtool), prometheus (final values), summary (a "
+                    "table), json (the summary as JSON)")
+        ->check(CLI::IsMember({"openmetrics", "prometheus", "summary", "json"}))
+        ->capture_default_str();
+    replay.add_option("-o,--output-file", o.output_file, "Write the output here instead of stdout");
+    replay.add_option("--step", o.step, "openmetrics: one sample per series at every multiple of this")
+        ->check(kDuration)
+        ->capture_default_str();
+    replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
+        ->check(kTimeArg);
+    replay.add_option("--to", o.to, "Only entries at or before this time (RFC 3339, or relative: -1h)")
+        ->check(kTimeArg);
+    replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
+    add_common_options(replay, o);
+    replay.footer(kReplayExamples);
+}
+
 bool is_subcommand_or_top_flag(std::string_view a) {
-    return a == "serve" || a == "help" || a == "--help" || a == "-h" || a == "--version" || a == "-V";
+    return a == "serve" || a == "replay" || a == "help" || a == "--help" || a == "-h" || a == "--version" || a == "-V";
 }
 
 }  // namespace
@@ -112,6 +151,9 @@ ParsedCommand parse_command_line(int argc, char** argv) {
                std::string(kServeExamples));
     CLI::App* serve = app.add_subcommand("serve", "Follow log files or stdin and serve their metrics over HTTP");
     add_serve_options(*serve, result.serve);
+    CLI::App* replay = app.add_subcommand(
+        "replay", "Read historic logs once: backfill data for Prometheus, final values, or a summary");
+    add_replay_options(*replay, result.replay);
 
     // `ailog_exporter [options] PATH...` means serve.
     std::vector<std::string> args;
@@ -134,8 +176,23 @@ ParsedCommand parse_command_line(int argc, char** argv) {
         result.exit_code = kUsageError;
         return result;
     }
-    result.kind = ParsedCommand::Kind::Serve;
+    result.kind = replay->parsed() ? ParsedCommand::Kind::Replay : ParsedCommand::Kind::Serve;
+    if (result.kind == ParsedCommand::Kind::Replay && parse_duration_ms(result.replay.step).value_or(0) <= 0) {
+        std::cerr << "ailog_exporter: error: --step must be longer than 0\n";
+        result.kind = ParsedCommand::Kind::Exit;
+        result.exit_code = kUsageError;
+    }
     return result;
+}
+
+std::optional<double> parse_time_arg(const std::string& s, double now_ms) {
+    if (s == "now") return now_ms;
+    if (!s.empty() && s[0] == '-') {
+        const auto d = parse_duration_ms(std::string_view(s).substr(1));
+        if (!d) return std::nullopt;
+        return now_ms - *d;
+    }
+    return parse_iso8601_ms(s);
 }
 
 }  // namespace ailog::cli

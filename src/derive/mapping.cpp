@@ -110,6 +110,15 @@ Mapping executeparse_mapping() {
          {}},
     };
     m.correlation = {kRequestId, 4, {cap, op}};
+    m.summary = {"openai_api_requests_total",
+                 "status",
+                 "success",
+                 "openai_api_request_duration_ms",
+                 "ms",
+                 "openai_api_tokens_total",
+                 "type",
+                 "input",
+                 "output"};
     return m;
 }
 

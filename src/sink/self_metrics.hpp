@@ -20,6 +20,7 @@ struct PipelineStats {
     uint64_t bytes = 0;
     uint64_t read_errors = 0;
     uint64_t entries_without_time = 0;
+    uint64_t entries_outside_window = 0;  // replay --from/--to
     std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> skipped{};
     double last_entry_ms = 0;  // log time of the last entry
     double last_read_ms = 0;   // wall time of the last line

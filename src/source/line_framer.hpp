@@ -114,9 +114,14 @@ void LineFramer::drain(OnLine&& on_line, OnTooLong&& on_too_long) {
     size_t cap = 0;
     for (;;) {
         switch (next(line, cap)) {
-            case Framed::Line: on_line(line, cap); break;
-            case Framed::TooLong: on_too_long(); break;
-            case Framed::NeedMore: return;
+            case Framed::Line:
+                on_line(line, cap);
+                break;
+            case Framed::TooLong:
+                on_too_long();
+                break;
+            case Framed::NeedMore:
+                return;
         }
     }
 }

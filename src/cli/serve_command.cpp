@@ -1,6 +1,6 @@
 // serve: inputs -> pipeline thread -> metric store <- HTTP scrapes; the main
 // thread waits for signals.
-#include "cli/serve.hpp"
+#include "cli/serve_command.hpp"
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>

@@ -1,0 +1,127 @@
+// replay: rotated sets -> Replay (merge, decode, derive) -> OpenMetrics,
+// exposition, or summary.
+#include "cli/replay_command.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "ailog/clock.hpp"
+#include "ailog/mapping.hpp"
+#include "ailog/metric_store.hpp"
+#include "common/duration.hpp"
+#include "log.hpp"
+#include "replay.hpp"
+#include "sink/openmetrics_writer.hpp"
+#include "sink/summary.hpp"
+
+namespace ailog::cli {
+namespace {
+
+constexpr int kStartupError = 2;
+
+int fail(const std::string& message) {
+    spdlog::error("{}", message);
+    return kStartupError;
+}
+
+// A progress bar on stderr: done of total, throughput, time left.
+class ProgressBar {
+public:
+    explicit ProgressBar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+    void update(uint64_t done, uint64_t total) {
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+        const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1;
+        const int filled = static_cast<int>(frac * 30);
+        const double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0;
+        std::fprintf(stderr, "\r[%-30s] %5.1f%%  %.1f of %.1f MB  %.0f MB/s  ETA %.0fs ",
+                     std::string(static_cast<size_t>(filled), '#').c_str(), 100 * frac, static_cast<double>(done) / 1e6,
+                     static_cast<double>(total) / 1e6, rate / 1e6, eta);
+        if (done >= total) std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    }
+
+private:
+    bool enabled_;
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+int run_replay(const ReplayOptions& o) {
+    setup_logging(o.log_level, *parse_log_format(o.log_format));
+    const Mapping mapping = executeparse_mapping();
+    if (auto problem = mapping.validate()) return fail(fmt::format("invalid mapping: {}", *problem));
+
+    SystemClock clock;
+    ailog::ReplayOptions ropts;
+    ropts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
+    ropts.decode.max_line_bytes = o.max_line_bytes;
+    ropts.correlation.max_entries = o.correlation_max_entries;
+    ropts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
+    const double now = clock.now_ms();
+    if (!o.from.empty()) ropts.from_ms = parse_time_arg(o.from, now);
+    if (!o.to.empty()) ropts.to_ms = parse_time_arg(o.to, now);
+    if (ropts.from_ms && ropts.to_ms && *ropts.from_ms > *ropts.to_ms) return fail("--from is after --to");
+
+    std::vector<RotatedSet> sets;
+    try {
+        sets = collect_rotated_sets(o.paths, o.recursive);
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+    if (sets.empty()) return fail("no log file to read: every PATH is empty");
+
+    std::FILE* out = stdout;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out_file(nullptr, &std::fclose);
+    if (!o.output_file.empty()) {
+        out_file.reset(std::fopen(o.output_file.c_str(), "wb"));
+        if (!out_file) return fail(fmt::format("cannot write {}: {}", o.output_file, std::strerror(errno)));
+        out = out_file.get();
+    }
+
+    MetricStore store(o.max_series);
+    Replay replay(mapping, store, clock, ropts, std::move(sets));
+    std::unique_ptr<OpenMetricsWriter> sampler;
+    try {
+        if (o.output == "openmetrics")
+            sampler = std::make_unique<OpenMetricsWriter>(store, replay.pipeline().deriver().families(),
+                                                          *parse_duration_ms(o.step));
+        ProgressBar bar(!o.quiet && isatty(STDERR_FILENO));
+        const ReplayResult r =
+            replay.run(sampler.get(), [&](uint64_t done, uint64_t total) { bar.update(done, total); });
+
+        if (o.output == "openmetrics") {
+            sampler->write(out);
+        } else if (o.output == "prometheus") {
+            std::string text;
+            store.render(text);
+            std::fwrite(text.data(), 1, text.size(), out);
+        } else {
+            const Summary s =
+                summarize(store, mapping.summary, replay.pipeline().stats(), r.first_ms, r.last_ms, r.entries);
+            const std::string text =
+                o.output == "json" ? format_summary_json(s, mapping.summary) : format_summary_table(s, mapping.summary);
+            std::fwrite(text.data(), 1, text.size(), out);
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    if (std::fflush(out) != 0 || std::ferror(out)) {
+        spdlog::error("cannot write the output: {}", std::strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace ailog::cli

@@ -1,0 +1,12 @@
+// The replay subcommand: read historic logs once and write backfill data,
+// final values or a summary.
+#pragma once
+
+#include "cli/options.hpp"
+
+namespace ailog::cli {
+
+// Returns the process exit code.
+int run_replay(const ReplayOptions& options);
+
+}  // namespace ailog::cli

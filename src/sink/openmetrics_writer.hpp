@@ -1,0 +1,50 @@
+// OpenMetricsWriter: the history of every series, sampled at each multiple of
+// the step, in the OpenMetrics text format with timestamps (the input of
+// `promtool tsdb create-blocks-from openmetrics`).
+//
+// The value at a sample time is what the live exporter would have served then
+// (every entry with a timestamp at or before it). A series starts with a zero
+// sample one step before its first increase, so rate() and increase() count
+// its first events. Samples go to one temporary file per family while the
+// logs are read (memory stays flat however long the history), and the
+// families are joined at the end, each one contiguous.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ailog/metric_store.hpp"
+
+namespace ailog {
+
+class OpenMetricsWriter {
+public:
+    OpenMetricsWriter(const MetricStore& store, std::vector<int> families, double step_ms);
+    ~OpenMetricsWriter();
+    OpenMetricsWriter(const OpenMetricsWriter&) = delete;
+    OpenMetricsWriter& operator=(const OpenMetricsWriter&) = delete;
+
+    // Call before applying an entry timestamped `time_ms` (entries in time
+    // order): samples every step boundary before it.
+    void before_entry(double time_ms);
+    // After the last entry: samples up to the first boundary at or after it.
+    void finish(double last_time_ms);
+    // Writes the families and "# EOF"; throws std::runtime_error on a write error.
+    void write(std::FILE* out);
+    uint64_t samples_written() const { return samples_; }
+
+private:
+    struct FamilyOut;
+    void sample_at(double boundary_ms);
+
+    const MetricStore& store_;
+    std::vector<std::unique_ptr<FamilyOut>> families_;
+    double step_ms_;
+    double next_boundary_ms_ = -1;  // -1: before the first entry
+    uint64_t samples_ = 0;
+    std::string line_;
+};
+
+}  // namespace ailog
