@@ -47,15 +47,43 @@ bool has_glob_chars(const std::string& s) {
 
 // Hash of the first `len` bytes of the file, or nothing if it has fewer.
 std::optional<uint64_t> fingerprint_of(int fd, uint32_t len) {
-    char buf[kFingerprintBytes];
+    std::vector<char> buf(len);
     size_t got = 0;
     while (got < len) {
-        const ssize_t n = pread(fd, buf + got, len - got, static_cast<off_t>(got));
+        const ssize_t n = pread(fd, buf.data() + got, len - got, static_cast<off_t>(got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return std::nullopt;
         got += static_cast<size_t>(n);
     }
-    return hash64(std::string_view(buf, len), kFingerprintSeed);
+    return hash64(std::string_view(buf.data(), len), kFingerprintSeed);
+}
+
+// Whether the first `len` bytes of two files are the same.
+bool same_prefix(int a, int b, size_t len) {
+    char x[8192], y[8192];
+    for (size_t done = 0; done < len;) {
+        const size_t want = std::min(sizeof x, len - done);
+        if (pread(a, x, want, static_cast<off_t>(done)) != static_cast<ssize_t>(want) ||
+            pread(b, y, want, static_cast<off_t>(done)) != static_cast<ssize_t>(want) || std::memcmp(x, y, want) != 0)
+            return false;
+        done += want;
+    }
+    return true;
+}
+
+// A file's identity by content: its short fingerprint, and a deeper one that
+// tells apart files sharing a first line (a banner) or a first few lines.
+bool content_matches(int fd, off_t size, uint32_t fp_len, uint64_t fp, uint32_t deep_len, uint64_t deep_fp) {
+    if (size < static_cast<off_t>(std::max(fp_len, deep_len))) return false;
+    if (fp_len > 0) {
+        const auto h = fingerprint_of(fd, fp_len);
+        if (!h || *h != fp) return false;
+    }
+    if (deep_len > fp_len) {
+        const auto h = fingerprint_of(fd, deep_len);
+        if (!h || *h != deep_fp) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -68,6 +96,8 @@ struct Tailer::File {
     uint64_t ino = 0;
     uint32_t fp_len = 0;
     uint64_t fp = 0;
+    uint32_t deep_len = 0;
+    uint64_t deep_fp = 0;
     FdReader reader;
     bool dirty = true;
     bool seen = true;
@@ -82,6 +112,8 @@ struct Tailer::File {
 
 struct Tailer::Retired {
     uint64_t fp;
+    uint32_t deep_len;
+    uint64_t deep_fp;
     uint64_t offset;
     int source;
     double since_ms;
@@ -219,17 +251,25 @@ void Tailer::update_fingerprint(File& f) {
     struct stat st {};
     if (fstat(f.fd, &st) != 0) return;
     const auto len = static_cast<uint32_t>(std::min<off_t>(st.st_size, kFingerprintBytes));
-    if (len <= f.fp_len) return;
-    if (auto h = fingerprint_of(f.fd, len)) {
-        f.fp_len = len;
-        f.fp = *h;
+    if (len > f.fp_len) {
+        if (auto h = fingerprint_of(f.fd, len)) {
+            f.fp_len = len;
+            f.fp = *h;
+        }
+    }
+    const auto deep = static_cast<uint32_t>(std::min<off_t>(st.st_size, kDeepFingerprintBytes));
+    if (deep > f.deep_len && deep > kFingerprintBytes) {
+        if (auto h = fingerprint_of(f.fd, deep)) {
+            f.deep_len = deep;
+            f.deep_fp = *h;
+        }
     }
 }
 
 bool Tailer::fingerprint_changed(File& f) {
     if (f.fp_len == 0) return false;
     const auto h = fingerprint_of(f.fd, f.fp_len);
-    return h && *h != f.fp;
+    return !h || *h != f.fp;  // shorter than the fingerprint: truncated
 }
 
 void Tailer::start(const std::vector<FileState>* saved, const RestoreFn& on_restored) {
@@ -260,7 +300,15 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         watch_dir(dir.empty() ? "." : dir);
     }
 
-    for (const auto& c : candidates) {
+    // Files already followed first (a truncation is noticed before a copy
+    // beside it is judged), then the new ones.
+    std::vector<const Candidate*> ordered;
+    for (const auto& c : candidates)
+        if (by_inode.count({c.dev, c.ino})) ordered.push_back(&c);
+    for (const auto& c : candidates)
+        if (!by_inode.count({c.dev, c.ino})) ordered.push_back(&c);
+    for (const Candidate* cp : ordered) {
+        const Candidate& c = *cp;
         watch_dir(std::filesystem::path(c.path).parent_path().string());
         if (auto it = by_inode.find({c.dev, c.ino}); it != by_inode.end()) {
             File& f = *it->second;
@@ -272,8 +320,10 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
                 f.path = c.path;
             }
             if (c.size != f.reader.offset()) f.dirty = true;
-            if (!initial && f.parked_copy_of == nullptr && fingerprint_changed(f)) {
-                // Rewritten in place past the old offset: copytruncate noticed late.
+            if (!initial && f.parked_copy_of == nullptr &&
+                (c.size < f.reader.offset() || fingerprint_changed(f))) {
+                // Truncated, or rewritten in place past the old offset
+                // (copytruncate): before a copy beside it is looked at.
                 handle_truncation(f);
             }
             continue;
@@ -306,10 +356,9 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
                     if (saved_used[i]) continue;
                     if (pass == 0 && (s.dev != f->dev || s.ino != f->ino)) continue;
                     if (pass == 1 && s.fingerprint_len < kFingerprintBytes) continue;
-                    if (s.fingerprint_len > 0) {
-                        const auto h = fingerprint_of(f->fd, s.fingerprint_len);
-                        if (!h || *h != s.fingerprint) continue;
-                    }
+                    if (!content_matches(f->fd, st.st_size, s.fingerprint_len, s.fingerprint, s.deep_len,
+                                         s.deep_fingerprint))
+                        continue;
                     saved_used[i] = true;
                     restored = &s;
                     break;
@@ -332,7 +381,9 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         if (!initial && f->fp_len == kFingerprintBytes) {
             // The copy of a truncated file: it holds what the original had not delivered.
             for (auto it = retired_.begin(); it != retired_.end(); ++it) {
-                if ((*it)->fp != f->fp) continue;
+                if ((*it)->fp != f->fp ||
+                    !content_matches(f->fd, st.st_size, kFingerprintBytes, f->fp, (*it)->deep_len, (*it)->deep_fp))
+                    continue;
                 source = (*it)->source;
                 offset = std::min<uint64_t>((*it)->offset, static_cast<uint64_t>(st.st_size));
                 spdlog::info("copy of a truncated file found file={} offset={}", c.path, offset);
@@ -343,7 +394,12 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
                 // The copy of a live file: the original still holds these bytes.
                 for (auto& other : files_) {
                     if (other.get() == f || other->closed || other->parked_copy_of != nullptr) continue;
-                    if (other->fp_len == kFingerprintBytes && other->fp == f->fp) {
+                    struct stat ost {};
+                    // A copy is no longer than its original, and holds the same bytes.
+                    if (other->fp_len == kFingerprintBytes && other->fp == f->fp && fstat(other->fd, &ost) == 0 &&
+                        st.st_size <= ost.st_size &&
+                        same_prefix(f->fd, other->fd,
+                                    std::min<size_t>(static_cast<size_t>(st.st_size), kDeepFingerprintBytes))) {
                         f->parked_copy_of = other.get();
                         offset = static_cast<uint64_t>(st.st_size);
                         spdlog::info("copy of a followed file found file={} original={}", c.path, other->path);
@@ -390,6 +446,7 @@ void Tailer::handle_truncation(File& f) {
     if (copy != nullptr) {
         // The copy continues the old stream from where the original stopped.
         copy->parked_copy_of = nullptr;
+        sink_.close_source(copy->reader.id());
         copy->reader.set_id(f.reader.id());
         copy->reader.reset();
         struct stat st {};
@@ -399,7 +456,8 @@ void Tailer::handle_truncation(File& f) {
         copy->reader.set_offset(static_cast<off_t>(offset));
         copy->dirty = true;
     } else if (f.fp_len == kFingerprintBytes) {
-        retired_.push_back(std::make_unique<Retired>(Retired{f.fp, committed, f.reader.id(), now_ms()}));
+        retired_.push_back(
+            std::make_unique<Retired>(Retired{f.fp, f.deep_len, f.deep_fp, committed, f.reader.id(), now_ms()}));
     } else {
         sink_.close_source(f.reader.id());
     }
@@ -407,8 +465,8 @@ void Tailer::handle_truncation(File& f) {
     f.reader.reset();
     lseek(f.fd, 0, SEEK_SET);
     f.reader.set_offset(0);
-    f.fp_len = 0;
-    f.fp = 0;
+    f.fp_len = f.deep_len = 0;
+    f.fp = f.deep_fp = 0;
     update_fingerprint(f);
     f.target = -1;
     f.dirty = true;
@@ -456,16 +514,19 @@ bool Tailer::service(File& f) {
         handle_truncation(f);
         return true;
     }
-    if (f.fp_len < kFingerprintBytes && st.st_size > static_cast<off_t>(f.fp_len)) update_fingerprint(f);
+    if (f.deep_len < kDeepFingerprintBytes && st.st_size > static_cast<off_t>(std::max(f.fp_len, f.deep_len)))
+        update_fingerprint(f);
     if (options_.exit_on_eof) {
         f.reader.finish(sink_);
         f.ended = true;
         return true;
     }
     f.reader.shrink();
+    // A deleted or renamed-away file may still be written to by a service
+    // that has it open: keep reading it for one rescan interval.
     const bool deleted = st.st_nlink == 0;
-    const bool gone_long = f.gone_since_ms > 0 && now_ms() - f.gone_since_ms >= options_.rescan_interval_ms;
-    if (deleted || gone_long) {
+    if (deleted && f.gone_since_ms == 0) f.gone_since_ms = now_ms();
+    if (f.gone_since_ms > 0 && now_ms() - f.gone_since_ms >= options_.rescan_interval_ms) {
         spdlog::info("closing {} file={} offset={}", deleted ? "deleted" : "rotated-away", f.path, f.reader.offset());
         close_file(f);
     }
@@ -546,6 +607,8 @@ std::vector<FilePosition> Tailer::positions() const {
         p.ino = f->ino;
         p.fingerprint_len = f->fp_len;
         p.fingerprint = f->fp;
+        p.deep_len = f->deep_len;
+        p.deep_fingerprint = f->deep_fp;
         // A parked copy's bytes are still in its original: nothing to read.
         p.offset = static_cast<uint64_t>(f->reader.offset()) - f->reader.pending();
         p.source = f->reader.id();

@@ -33,6 +33,7 @@
 namespace ailog {
 
 inline constexpr uint32_t kFingerprintBytes = 256;
+inline constexpr uint32_t kDeepFingerprintBytes = 64 * 1024;
 
 struct TailOptions {
     bool start_at_end = true;  // files present at start, when there is no saved position
@@ -49,6 +50,8 @@ struct FilePosition {
     uint64_t ino = 0;
     uint32_t fingerprint_len = 0;
     uint64_t fingerprint = 0;
+    uint32_t deep_len = 0;  // a longer fingerprint, once the file is longer than 256 bytes
+    uint64_t deep_fingerprint = 0;
     uint64_t offset = 0;  // bytes of complete lines consumed
     int source = -1;      // the sink's source id (when saving)
 };

@@ -53,6 +53,8 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         f.ino = p.ino;
         f.fingerprint_len = p.fingerprint_len;
         f.fingerprint = p.fingerprint;
+        f.deep_len = p.deep_len;
+        f.deep_fingerprint = p.deep_fingerprint;
         f.offset = p.offset;
         const auto snap = pipeline.decoder().snapshot_source(p.source);
         f.wrapper = snap.wrapper;

@@ -135,10 +135,10 @@ std::string serialize_state(const State& s) {
         out += i ? ",\n" : "\n";
         out += "{\"path\":";
         put_string(out, f.path);
-        fmt::format_to(
-            std::back_inserter(out),
-            ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"offset\":{},\"wrapper\":", f.dev,
-            f.ino, f.fingerprint_len, f.fingerprint, f.offset);
+        fmt::format_to(std::back_inserter(out),
+                       ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"deep_len\":{},"
+                       "\"deep_fingerprint\":\"{:x}\",\"offset\":{},\"wrapper\":",
+                       f.dev, f.ino, f.fingerprint_len, f.fingerprint, f.deep_len, f.deep_fingerprint, f.offset);
         put_string(out, f.wrapper);
         out += ",\"partial_stdout\":";
         put_string(out, base64_encode(f.partial_stdout));
@@ -213,6 +213,8 @@ State parse_state(std::string_view json) {
             f.ino = get_u64(fe["ino"]);
             f.fingerprint_len = static_cast<uint32_t>(get_u64(fe["fingerprint_len"]));
             f.fingerprint = get_hex(fe["fingerprint"]);
+            f.deep_len = static_cast<uint32_t>(get_u64(fe["deep_len"]));
+            f.deep_fingerprint = get_hex(fe["deep_fingerprint"]);
             f.offset = get_u64(fe["offset"]);
             f.wrapper = get_str(fe["wrapper"]);
             f.partial_stdout = base64_decode(std::string_view(fe["partial_stdout"]));

@@ -21,6 +21,8 @@ struct FileState {
     uint64_t ino = 0;
     uint32_t fingerprint_len = 0;
     uint64_t fingerprint = 0;
+    uint32_t deep_len = 0;  // fingerprint of up to the first 64 KiB
+    uint64_t deep_fingerprint = 0;
     uint64_t offset = 0;         // bytes fully consumed (complete lines)
     std::string wrapper;         // detected wrapper ("" while undetected)
     std::string partial_stdout;  // raw bytes of a split record being joined
