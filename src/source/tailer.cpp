@@ -320,8 +320,7 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
                 f.path = c.path;
             }
             if (c.size != f.reader.offset()) f.dirty = true;
-            if (!initial && f.parked_copy_of == nullptr &&
-                (c.size < f.reader.offset() || fingerprint_changed(f))) {
+            if (!initial && f.parked_copy_of == nullptr && (c.size < f.reader.offset() || fingerprint_changed(f))) {
                 // Truncated, or rewritten in place past the old offset
                 // (copytruncate): before a copy beside it is looked at.
                 handle_truncation(f);
@@ -379,36 +378,14 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
 
         int source = -1;
         if (!initial && f->fp_len == kFingerprintBytes) {
-            // The copy of a truncated file: it holds what the original had not delivered.
-            for (auto it = retired_.begin(); it != retired_.end(); ++it) {
-                if ((*it)->fp != f->fp ||
-                    !content_matches(f->fd, st.st_size, kFingerprintBytes, f->fp, (*it)->deep_len, (*it)->deep_fp))
-                    continue;
-                source = (*it)->source;
-                offset = std::min<uint64_t>((*it)->offset, static_cast<uint64_t>(st.st_size));
-                spdlog::info("copy of a truncated file found file={} offset={}", c.path, offset);
-                retired_.erase(it);
-                break;
-            }
-            if (source < 0) {
-                // The copy of a live file: the original still holds these bytes.
-                for (auto& other : files_) {
-                    if (other.get() == f || other->closed || other->parked_copy_of != nullptr) continue;
-                    struct stat ost {};
-                    // A copy is no longer than its original, and holds the same bytes.
-                    if (other->fp_len == kFingerprintBytes && other->fp == f->fp && fstat(other->fd, &ost) == 0 &&
-                        st.st_size <= ost.st_size &&
-                        same_prefix(f->fd, other->fd,
-                                    std::min<size_t>(static_cast<size_t>(st.st_size), kDeepFingerprintBytes))) {
-                        f->parked_copy_of = other.get();
-                        offset = static_cast<uint64_t>(st.st_size);
-                        spdlog::info("copy of a followed file found file={} original={}", c.path, other->path);
-                        break;
-                    }
-                }
-            }
+            const CopyMatch m = match_copy(*f, st.st_size);
+            source = m.source;
+            if (m.found) offset = m.offset;
         }
-        if (source < 0) source = sink_.open_source(c.path);
+        if (source < 0) {
+            source = sink_.open_source(c.path);
+            spdlog::debug("new file={} offset={} size={} fingerprint_len={}", c.path, offset, st.st_size, f->fp_len);
+        }
         f->reader.set_id(source);
         if (restored != nullptr && on_restored != nullptr && *on_restored) (*on_restored)(source, *restored);
         lseek(f->fd, static_cast<off_t>(offset), SEEK_SET);
@@ -434,6 +411,41 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         f->dirty = true;  // read what is left, then close
     }
     stats_.files = files_.size() + (use_stdin_ && !stdin_ended_ ? 1 : 0);
+}
+
+Tailer::CopyMatch Tailer::match_copy(File& f, off_t size) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        // The copy of a truncated file: it holds what the original had not delivered.
+        for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+            if ((*it)->fp != f.fp ||
+                !content_matches(f.fd, size, kFingerprintBytes, f.fp, (*it)->deep_len, (*it)->deep_fp))
+                continue;
+            CopyMatch m{true, (*it)->source, std::min<uint64_t>((*it)->offset, static_cast<uint64_t>(size))};
+            spdlog::info("copy of a truncated file found file={} offset={}", f.path, m.offset);
+            retired_.erase(it);
+            return m;
+        }
+        // The copy of a live file: the original still holds these bytes. A
+        // copy is no longer than its original, and holds the same bytes.
+        std::vector<File*> truncated;
+        for (auto& other : files_) {
+            if (other.get() == &f || other->closed || other->parked_copy_of != nullptr) continue;
+            if (other->fp_len != kFingerprintBytes || other->fp != f.fp) continue;
+            struct stat ost {};
+            if (fstat(other->fd, &ost) == 0 && size <= ost.st_size &&
+                same_prefix(f.fd, other->fd, std::min<size_t>(static_cast<size_t>(size), kDeepFingerprintBytes))) {
+                f.parked_copy_of = other.get();
+                spdlog::info("copy of a followed file found file={} original={}", f.path, other->path);
+                return {true, -1, static_cast<uint64_t>(size)};
+            }
+            // The original no longer holds them: it was truncated in the
+            // meantime (copytruncate), which is the next thing to notice.
+            if (ost.st_size < other->reader.offset() || fingerprint_changed(*other)) truncated.push_back(other.get());
+        }
+        if (truncated.empty()) break;
+        for (File* t : truncated) handle_truncation(*t);
+    }
+    return {};
 }
 
 void Tailer::handle_truncation(File& f) {

@@ -112,6 +112,13 @@ private:
     void rescan(bool initial, const std::vector<FileState>* saved, const RestoreFn* on_restored);
     File* open_file(const Candidate& c);
     bool service(File& f);
+    struct CopyMatch {
+        bool found = false;
+        int source = -1;      // the stream it continues (-1: none)
+        uint64_t offset = 0;  // where to start reading it
+    };
+    // Whether a new file is the copy of a followed file (copytruncate).
+    CopyMatch match_copy(File& f, off_t size);
     void handle_truncation(File& f);
     void close_file(File& f);
     void update_fingerprint(File& f);

@@ -102,8 +102,11 @@ class Exporter:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.stop()
+        if exc_type is not None:
+            # A failing test shows what the exporter said.
+            print(f"--- exporter log ({' '.join(self.proc.args[1:])}):\n" + "\n".join(self.stderr().splitlines()[-60:]))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

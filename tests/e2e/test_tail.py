@@ -56,7 +56,8 @@ class TempDir:
 
 def serve(*args):
     # Log timestamps are from 2025: never evict start entries by wall-clock age.
-    return Exporter(["--correlation.max-age", "100000d"] + list(args))
+    return Exporter(["--correlation.max-age", "100000d", "--log.level", os.environ.get("AILOG_LOG_LEVEL", "info")]
+                    + list(args))
 
 
 def requests_total(samples):
