@@ -101,7 +101,23 @@ struct CorrelationSpec {
     std::vector<LabelSource> in_flight_labels;  // taken from the start entry
 };
 
+// How the replay summary reads the metrics: which counter counts requests
+// (and which of its labels gives the outcome), which histogram holds
+// durations, which counter holds tokens (and which label their direction).
+struct SummarySpec {
+    std::string requests_metric;
+    std::string outcome_label;
+    std::string success_value;
+    std::string duration_metric;
+    std::string duration_unit;  // e.g. "ms"
+    std::string tokens_metric;
+    std::string tokens_type_label;
+    std::string tokens_in_value;
+    std::string tokens_out_value;
+};
+
 struct Mapping {
+    SummarySpec summary;
     std::vector<FieldSpec> fields;
     int message_field = -1;  // a String field; every alternative path is tried
     int time_field = -1;     // a Timestamp field

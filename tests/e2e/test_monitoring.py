@@ -1,0 +1,962 @@
+#!/usr/bin/env python3
+"""The monitoring stack around the exporter: prometheus/ (configuration,
+recording and alerting rules, their promtool unit tests), grafana/
+(provisioning, dashboard), docker-compose.yml and Dockerfile.
+
+Docker and Grafana are not run. What can be checked without them is:
+promtool on every Prometheus file; the YAML and JSON files parse; every path
+they refer to exists in the repository (container paths mapped back through
+the compose mounts); the dashboard's structure; and, live, the real exporter
+fed a growing log, scraped by the real prometheus binary with the
+repository's configuration and rules, answering every dashboard query and
+every recording rule with data.
+
+Usage: AILOG_EXPORTER=build/ailog_exporter python3 tests/e2e/test_monitoring.py [test_name ...]
+"""
+
+import glob
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT, Exporter, generate, run_tests, wait_until  # noqa: E402
+
+PROM_DIR = os.path.join(ROOT, "prometheus")
+PROM_CONFIG = os.path.join(PROM_DIR, "prometheus.yml")
+RULE_FILES = sorted(glob.glob(os.path.join(PROM_DIR, "rules", "*.yml")))
+RULE_TESTS = sorted(glob.glob(os.path.join(PROM_DIR, "tests", "*.yml")))
+GRAFANA_DIR = os.path.join(ROOT, "grafana")
+DATASOURCES = os.path.join(GRAFANA_DIR, "provisioning", "datasources", "prometheus.yml")
+DASHBOARD_PROVIDERS = os.path.join(GRAFANA_DIR, "provisioning", "dashboards", "dashboards.yml")
+DASHBOARD = os.path.join(GRAFANA_DIR, "dashboards", "ailog-exporter.json")
+COMPOSE = os.path.join(ROOT, "docker-compose.yml")
+DOCKERFILE = os.path.join(ROOT, "Dockerfile")
+DOCKERIGNORE = os.path.join(ROOT, ".dockerignore")
+DOCS = os.path.join(ROOT, "README.md")
+
+# What the dashboard's queries get for Grafana's variables.
+GRAFANA_VARIABLES = {
+    "$capability": ".*",
+    "$operation": ".*",
+    "$__rate_interval": "1m",
+    "$__range": "1h",
+    "$__interval": "15s",
+}
+
+
+def tool(name):
+    path = shutil.which(name)
+    if path is None:
+        raise AssertionError(f"{name} is not installed (Debian package prometheus)")
+    return path
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+# ---------------------------------------------------------------------------
+# A YAML reader for the subset these files use (block mappings and sequences,
+# flow collections on one line, plain and quoted scalars, | and > block
+# scalars), so that the checks run where PyYAML is not installed. Anything
+# outside the subset is an error, not a guess; where PyYAML is installed both
+# must agree on every file.
+
+class YAMLError(Exception):
+    pass
+
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?$")
+
+
+def _plain(s):
+    if s in ("", "~", "null", "Null", "NULL"):
+        return None
+    if s in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"):
+        return True
+    if s in ("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"):
+        return False
+    if _INT.match(s):
+        return int(s.replace("_", ""))
+    if _FLOAT.match(s) and s not in (".", "+.", "-."):
+        return float(s.replace("_", ""))
+    if s in (".inf", ".Inf", "+.inf"):
+        return math.inf
+    if s in ("-.inf", "-.Inf"):
+        return -math.inf
+    if s[0] in "&*!%@`|>":
+        raise YAMLError(f"unsupported YAML construct: {s!r}")
+    return s
+
+
+def _quoted(s, i):
+    """The quoted scalar starting at s[i]; returns (value, index after it)."""
+    q = s[i]
+    j = i + 1
+    if q == "'":
+        out = []
+        while True:
+            k = s.find("'", j)
+            if k < 0:
+                raise YAMLError(f"unterminated string: {s!r}")
+            out.append(s[j:k])
+            if s.startswith("''", k):
+                out.append("'")
+                j = k + 2
+            else:
+                return "".join(out), k + 1
+    while j < len(s):
+        if s[j] == "\\":
+            j += 2
+        elif s[j] == '"':
+            try:
+                return json.loads(s[i:j + 1]), j + 1
+            except ValueError as e:
+                raise YAMLError(f"bad double-quoted string {s[i:j + 1]!r}: {e}")
+        else:
+            j += 1
+    raise YAMLError(f"unterminated string: {s!r}")
+
+
+def _strip_comment(s):
+    """s without a trailing comment (a # after a space, outside quotes)."""
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c in "'\"" and (i == 0 or s[i - 1] in " [{,:"):
+            _, i = _quoted(s, i)
+            continue
+        if c == "#" and (i == 0 or s[i - 1] == " "):
+            return s[:i].rstrip()
+        i += 1
+    return s.rstrip()
+
+
+def _flow(s, i=0):
+    """A flow value starting at s[i]; returns (value, index after it)."""
+    while i < len(s) and s[i] == " ":
+        i += 1
+    if i >= len(s):
+        raise YAMLError(f"truncated flow collection: {s!r}")
+    c = s[i]
+    if c in "[{":
+        close = "]" if c == "[" else "}"
+        out = [] if c == "[" else {}
+        i += 1
+        while True:
+            while i < len(s) and s[i] == " ":
+                i += 1
+            if i < len(s) and s[i] == close:
+                return out, i + 1
+            if c == "[":
+                v, i = _flow(s, i)
+                out.append(v)
+            else:
+                k, i = _flow(s, i)
+                while i < len(s) and s[i] == " ":
+                    i += 1
+                if i >= len(s) or s[i] != ":":
+                    raise YAMLError(f"expected ':' in flow mapping: {s!r}")
+                v, i = _flow(s, i + 1)
+                out[k] = v
+            while i < len(s) and s[i] == " ":
+                i += 1
+            if i < len(s) and s[i] == ",":
+                i += 1
+            elif i < len(s) and s[i] == close:
+                return out, i + 1
+            else:
+                raise YAMLError(f"bad flow collection: {s!r}")
+    if c in "'\"":
+        return _quoted(s, i)
+    j = i
+    while j < len(s) and s[j] not in ",]}" and not (s[j] == ":" and (j + 1 == len(s) or s[j + 1] == " ")):
+        j += 1
+    return _plain(s[i:j].strip()), j
+
+
+def _inline(s):
+    s = _strip_comment(s.strip())
+    if not s:
+        return None
+    if s[0] in "[{'\"":
+        v, end = _flow(s)
+        if s[end:].strip():
+            raise YAMLError(f"trailing content after value: {s!r}")
+        return v
+    return _plain(s)
+
+
+def _split_key(s):
+    """(key, rest) when s is 'key: rest' or 'key:', else None."""
+    if s[0] in "'\"":
+        key, i = _quoted(s, 0)
+    else:
+        m = re.match(r"^([^\s:#\[\]{},][^:#]*?|[^\s:#\[\]{},]):(\s|$)", s)
+        if not m:
+            return None
+        key, i = m.group(1).strip(), len(m.group(1))
+        key = _plain(key)
+    if not s.startswith(":", i) or (i + 1 < len(s) and s[i + 1] != " "):
+        return None
+    return key, s[i + 1:]
+
+
+class _Reader:
+    def __init__(self, text):
+        self.lines = text.replace("\r\n", "\n").split("\n")
+        self.i = 0
+
+    def peek(self):
+        """(indent, content) of the next meaningful line, or None."""
+        while self.i < len(self.lines):
+            line = self.lines[self.i]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                if stripped == "---" or stripped == "...":
+                    raise YAMLError("multiple documents are not supported")
+                lead = line[:len(line) - len(line.lstrip(" \t"))]
+                if "\t" in lead:
+                    raise YAMLError(f"line {self.i + 1}: tab in indentation")
+                return len(lead), stripped
+            self.i += 1
+        return None
+
+    def node(self, indent):
+        nxt = self.peek()
+        if nxt is None:
+            return None
+        if nxt[1] == "-" or nxt[1].startswith("- "):
+            return self.sequence(nxt[0])
+        return self.mapping(nxt[0])
+
+    def block_scalar(self, header, parent_indent):
+        style, chomp = header[0], header[1:].strip()
+        if chomp not in ("", "-"):
+            raise YAMLError(f"line {self.i + 1}: unsupported block scalar header {header!r}")
+        self.i += 1
+        body, block_indent = [], None
+        while self.i < len(self.lines):
+            line = self.lines[self.i]
+            if line.strip() == "":
+                body.append("")
+                self.i += 1
+                continue
+            ind = len(line) - len(line.lstrip(" "))
+            if block_indent is None:
+                if ind <= parent_indent:
+                    break
+                block_indent = ind
+            if ind < block_indent:
+                break
+            if style == ">" and ind > block_indent:
+                raise YAMLError(f"line {self.i + 1}: more-indented lines in a folded scalar are not supported")
+            body.append(line[block_indent:])
+            self.i += 1
+        while body and body[-1] == "":
+            body.pop()
+        if style == "|":
+            text = "\n".join(body)
+        else:
+            text, pending_blank = "", False
+            for b in body:
+                if b == "":
+                    text += "\n"
+                    pending_blank = True
+                else:
+                    text += ("" if not text or pending_blank else " ") + b
+                    pending_blank = False
+        return text + ("" if chomp == "-" or not body else "\n")
+
+    def value_after(self, rest, indent):
+        """The value of 'key: rest' (or '- rest') on the current line."""
+        rest = rest.strip()
+        if rest[:1] in ("|", ">"):
+            return self.block_scalar(_strip_comment(rest), indent)
+        self.i += 1
+        if _strip_comment(rest):
+            v = _inline(rest)
+            nxt = self.peek()
+            if nxt is not None and nxt[0] > indent:
+                raise YAMLError(f"line {self.i + 1}: multi-line plain scalars are not supported")
+            return v
+        nxt = self.peek()
+        if nxt is None:
+            return None
+        if nxt[0] > indent:
+            return self.node(nxt[0])
+        if nxt[0] == indent and (nxt[1] == "-" or nxt[1].startswith("- ")):
+            return self.sequence(indent)
+        return None
+
+    def mapping(self, indent):
+        out = {}
+        while True:
+            nxt = self.peek()
+            if nxt is None or nxt[0] < indent:
+                return out
+            if nxt[0] > indent:
+                raise YAMLError(f"line {self.i + 1}: unexpected indentation")
+            if nxt[1] == "-" or nxt[1].startswith("- "):
+                return out
+            kv = _split_key(nxt[1])
+            if kv is None:
+                raise YAMLError(f"line {self.i + 1}: expected 'key: value', got {nxt[1]!r}")
+            key, rest = kv
+            if key in out:
+                raise YAMLError(f"line {self.i + 1}: duplicate key {key!r}")
+            out[key] = self.value_after(rest, indent)
+
+    def sequence(self, indent):
+        out = []
+        while True:
+            nxt = self.peek()
+            if nxt is None or nxt[0] < indent or not (nxt[1] == "-" or nxt[1].startswith("- ")):
+                if nxt is not None and nxt[0] > indent:
+                    raise YAMLError(f"line {self.i + 1}: unexpected indentation")
+                return out
+            if nxt[0] > indent:
+                raise YAMLError(f"line {self.i + 1}: unexpected indentation")
+            item = nxt[1][1:]
+            col = indent + 1 + (len(item) - len(item.lstrip(" ")))
+            item = item.strip()
+            if not item or item.startswith("#"):
+                self.i += 1
+                sub = self.peek()
+                out.append(self.node(sub[0]) if sub is not None and sub[0] > indent else None)
+            elif item[0] not in "[{" and _split_key(item) is not None:
+                # "- key: value": a mapping whose keys sit at the item's column.
+                self.lines[self.i] = " " * col + item
+                out.append(self.mapping(col))
+            else:
+                out.append(self.value_after(item, indent))
+
+
+def load_yaml(path):
+    """The file parsed by the reader above, checked against PyYAML if present."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    reader = _Reader(text)
+    try:
+        data = reader.node(0)
+        if reader.peek() is not None:
+            raise YAMLError(f"line {reader.i + 1}: content after the document")
+    except YAMLError as e:
+        raise AssertionError(f"{os.path.relpath(path, ROOT)}: {e}")
+    try:
+        import yaml
+    except ImportError:
+        return data
+    reference = yaml.safe_load(text)
+    assert data == reference, f"{os.path.relpath(path, ROOT)}: the YAML reader and PyYAML disagree"
+    return data
+
+
+def yaml_files():
+    files = [COMPOSE, PROM_CONFIG, DATASOURCES, DASHBOARD_PROVIDERS] + RULE_FILES + RULE_TESTS
+    files += glob.glob(os.path.join(GRAFANA_DIR, "provisioning", "**", "*.y*ml"), recursive=True)
+    return sorted(set(files))
+
+
+def rules():
+    """[(group, rule)] of every rule file."""
+    out = []
+    for path in RULE_FILES:
+        for group in load_yaml(path)["groups"]:
+            for rule in group["rules"]:
+                out.append((group["name"], rule))
+    return out
+
+
+def dashboard():
+    with open(DASHBOARD, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def all_panels(d):
+    for p in d["panels"]:
+        yield p
+        for q in p.get("panels", []):  # a collapsed row holds its panels
+            yield q
+
+
+def dashboard_queries(d):
+    """[(panel title, refId, expr)] of every target."""
+    return [(p["title"], t.get("refId", "?"), t["expr"])
+            for p in all_panels(d) for t in p.get("targets", []) if "expr" in t]
+
+
+def substitute(expr):
+    for k in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
+        expr = expr.replace(k, GRAFANA_VARIABLES[k])
+    assert "$" not in expr, f"unknown Grafana variable in {expr!r}"
+    return expr
+
+
+# ---------------------------------------------------------------------------
+# Paths: compose's bind mounts map container paths back to the repository.
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-([^}]*))?\}")
+
+
+def expand(s):
+    """Compose interpolation with the defaults (no variable is set)."""
+    return _VAR.sub(lambda m: m.group(3) or "", s).replace("$$", "$")
+
+
+def mounts(service):
+    """[(container path, repository path or None for a named volume)]."""
+    out = []
+    for v in service.get("volumes", []):
+        assert isinstance(v, str), f"long volume syntax is not checked: {v!r}"
+        parts = expand(v).split(":")
+        src, dst = parts[0], parts[1]
+        if src.startswith((".", "/", "~")):
+            out.append((dst, os.path.normpath(os.path.join(ROOT, src))))
+        else:
+            out.append((dst, None))
+    return out
+
+
+def in_repo(service, container_path):
+    """The repository path a container path comes from; None if it is on a
+    named volume; AssertionError if no mount provides it."""
+    best = None
+    for dst, src in mounts(service):
+        if container_path == dst or container_path.startswith(dst.rstrip("/") + "/"):
+            if best is None or len(dst) > len(best[0]):
+                best = (dst, src)
+    assert best is not None, f"{container_path} is not on any volume of the service"
+    dst, src = best
+    if src is None:
+        return None
+    return os.path.normpath(src + container_path[len(dst):])
+
+
+def dockerignored(rel):
+    """Whether .dockerignore keeps rel (a path relative to the root) out of the build context."""
+    import fnmatch
+    with open(DOCKERIGNORE) as f:
+        patterns = [x.strip() for x in f if x.strip() and not x.startswith("#")]
+    parts = rel.split("/")
+    excluded = False
+    for p in patterns:
+        negate = p.startswith("!")
+        p = p.lstrip("!")
+        candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if p.startswith("**/"):
+            candidates = ["/".join(parts[j:i]) for i in range(1, len(parts) + 1) for j in range(i)]
+            p = p[3:]
+        if any(fnmatch.fnmatch(c, p) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+# ---------------------------------------------------------------------------
+# Static checks
+
+
+def test_promtool_check_config():
+    promtool = tool("promtool")
+    # As it is (its rule_files are relative to it) ...
+    rc, out = run([promtool, "check", "config", PROM_CONFIG])
+    assert rc == 0, out
+    assert f"{len(RULE_FILES)} rule files found" in out, out
+    # ... and as a copy elsewhere, with the paths rewritten.
+    with tempfile.TemporaryDirectory(prefix="ailog-mon-") as tmp:
+        copy = os.path.join(tmp, "prometheus.yml")
+        with open(copy, "w") as f:
+            f.write(rewrite_config(exporter="127.0.0.1:7467", prometheus="127.0.0.1:9090"))
+        rc, out = run([promtool, "check", "config", copy])
+        assert rc == 0, out
+        assert f"{len(RULE_FILES)} rule files found" in out, out
+
+
+def test_promtool_rules():
+    promtool = tool("promtool")
+    assert RULE_FILES and RULE_TESTS
+    rc, out = run([promtool, "check", "rules"] + RULE_FILES)
+    assert rc == 0, out
+    rc, out = run([promtool, "test", "rules"] + RULE_TESTS)
+    assert rc == 0, out
+    assert out.count("SUCCESS") == len(RULE_TESTS), out
+
+
+def test_rules_are_complete():
+    """Every alert has for, a severity, a summary and a description, and
+    unit tests that see it fire and not fire; every recording rule is tested."""
+    tests = [t for path in RULE_TESTS for t in load_yaml(path)["tests"]]
+    fired, silent, tested_exprs = set(), set(), []
+    for t in tests:
+        for a in t.get("alert_rule_test") or []:
+            (fired if a.get("exp_alerts") else silent).add(a["alertname"])
+        tested_exprs += [e["expr"] for e in t.get("promql_expr_test") or []]
+    alerts = [r for _, r in rules() if "alert" in r]
+    records = [r for _, r in rules() if "record" in r]
+    assert alerts and records
+    problems = []
+    for r in alerts:
+        name = r["alert"]
+        if not r.get("for"):
+            problems.append(f"{name}: no for")
+        if r.get("labels", {}).get("severity") not in ("critical", "warning", "info"):
+            problems.append(f"{name}: no severity label")
+        for a in ("summary", "description"):
+            if not r.get("annotations", {}).get(a):
+                problems.append(f"{name}: no {a} annotation")
+        if name not in fired:
+            problems.append(f"{name}: no test where it fires")
+        if name not in silent:
+            problems.append(f"{name}: no test where it does not fire")
+    for r in records:
+        if not any(re.search(r"\b" + re.escape(r["record"]) + r"\b", e) for e in tested_exprs):
+            problems.append(f"{r['record']}: no promql_expr_test")
+    assert not problems, "\n".join(problems)
+
+
+def test_yaml_parses():
+    checked = 0
+    for path in yaml_files():
+        data = load_yaml(path)
+        assert isinstance(data, dict) and data, f"{path}: not a mapping"
+        checked += 1
+    try:
+        import yaml  # noqa: F401
+        how = "this reader and PyYAML"
+    except ImportError:
+        how = "this reader only (PyYAML is not installed)"
+    print(f"     {checked} YAML files parsed by {how}")
+
+
+def test_grafana_provisioning():
+    ds = load_yaml(DATASOURCES)
+    assert ds["apiVersion"] == 1
+    [source] = ds["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] == "prometheus", source
+    compose = load_yaml(COMPOSE)["services"]
+    url = urllib.parse.urlsplit(source["url"])
+    assert url.hostname in compose, f"{source['url']}: no compose service {url.hostname}"
+    listen = [w.split("=", 1)[1] for w in compose[url.hostname].get("command", [])
+              if w.startswith("--web.listen-address=")]
+    port = int(listen[0].rsplit(":", 1)[1]) if listen else 9090  # Prometheus's default
+    assert url.port == port, f"{source['url']}: Prometheus listens on {port}"
+
+    providers = load_yaml(DASHBOARD_PROVIDERS)
+    assert providers["apiVersion"] == 1
+    [provider] = providers["providers"]
+    assert provider["type"] == "file"
+    repo_dir = in_repo(compose["grafana"], provider["options"]["path"])
+    assert repo_dir is not None and os.path.isdir(repo_dir), provider["options"]["path"]
+    assert os.path.samefile(os.path.join(repo_dir, os.path.basename(DASHBOARD)), DASHBOARD)
+    # The provisioning directory itself is mounted where Grafana reads it.
+    assert os.path.samefile(in_repo(compose["grafana"], "/etc/grafana/provisioning"),
+                            os.path.join(GRAFANA_DIR, "provisioning"))
+
+
+def test_compose_paths_exist():
+    compose = load_yaml(COMPOSE)
+    services = compose["services"]
+    named = set(compose.get("volumes") or {})
+    for wanted in ("ailog-exporter", "prometheus", "grafana"):
+        assert wanted in services, f"no {wanted} service"
+    problems = []
+    for name, svc in services.items():
+        build = svc.get("build")
+        if build is not None:
+            context = build if isinstance(build, str) else build.get("context", ".")
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+            if not os.path.isfile(os.path.join(ROOT, context, dockerfile)):
+                problems.append(f"{name}: no {dockerfile} in {context}")
+        for dst, src in mounts(svc):
+            if src is None:
+                vol = [expand(v).split(":")[0] for v in svc["volumes"] if expand(v).split(":")[1] == dst][0]
+                if vol not in named:
+                    problems.append(f"{name}: volume {vol} is not declared")
+            elif not src.startswith(ROOT + os.sep):
+                problems.append(f"{name}: {src} is outside the repository")
+            elif not os.path.exists(src):
+                problems.append(f"{name}: {os.path.relpath(src, ROOT)} does not exist")
+        # Container paths in the command and the environment.
+        words = [expand(w) for w in (svc.get("command") or []) if isinstance(w, str)]
+        words += [expand(str(v)) for v in (svc.get("environment") or {}).values()]
+        for w in words:
+            for path in re.findall(r"(?:^|=)(/(?:etc|var|prometheus|state|logs)[^\s=]*)", w):
+                try:
+                    repo = in_repo(svc, path)
+                except AssertionError as e:
+                    problems.append(f"{name}: {e}")
+                    continue
+                if repo is not None and not os.path.exists(repo):
+                    problems.append(f"{name}: {path} -> {os.path.relpath(repo, ROOT)} does not exist")
+    # The exporter reads /logs and keeps its state on a volume.
+    exporter = services["ailog-exporter"]
+    assert exporter["command"] == ["serve", "--state.file", "/state/state.json", "/logs"], exporter["command"]
+    in_repo(exporter, "/logs")
+    in_repo(exporter, "/state/state.json")
+    # Prometheus's configuration and rule files, through its mounts.
+    prom = services["prometheus"]
+    config_flag = [w for w in prom["command"] if w.startswith("--config.file=")]
+    assert config_flag, "prometheus: no --config.file"
+    config = in_repo(prom, config_flag[0].split("=", 1)[1])
+    assert os.path.samefile(config, PROM_CONFIG), config
+    for pattern in load_yaml(PROM_CONFIG)["rule_files"]:
+        matched = glob.glob(os.path.join(os.path.dirname(config), pattern))
+        if sorted(map(os.path.realpath, matched)) != sorted(map(os.path.realpath, RULE_FILES)):
+            problems.append(f"rule_files {pattern} matches {matched}, not {RULE_FILES}")
+    # The scrape target is the exporter's service, on its port.
+    targets = [t for job in load_yaml(PROM_CONFIG)["scrape_configs"] if job["job_name"] == "ailog_exporter"
+               for sc in job["static_configs"] for t in sc["targets"]]
+    assert targets == ["ailog-exporter:7467"], targets
+    assert problems == [], "\n".join(problems)
+
+
+def test_dockerfile():
+    with open(DOCKERFILE) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    lines = [x.strip() for x in text.split("\n") if x.strip() and not x.strip().startswith("#")]
+    froms = [x.split()[1] for x in lines if x.upper().startswith("FROM ")]
+    assert froms and all(f == "debian:12-slim" for f in froms) and len(froms) == 2, froms
+    build_stage = text.split("\nFROM ")[1]
+    assert "setup-debian.sh" in build_stage, "the build stage does not install scripts/setup-debian.sh's packages"
+    assert "meson setup build && meson compile -C build" in build_stage
+    # COPY sources exist and are in the build context.
+    for x in lines:
+        if x.upper().startswith("COPY ") and "--from=" not in x:
+            for src in x.split()[1:-1]:
+                if src != ".":
+                    assert os.path.exists(os.path.join(ROOT, src)), f"COPY {src}: missing"
+                    assert not dockerignored(src), f"COPY {src}: excluded by .dockerignore"
+    for needed in ("meson.build", "meson_options.txt", "src/cli/main.cpp", "include", "tests/meson.build",
+                   "scripts/setup-debian.sh"):
+        assert not dockerignored(needed), f".dockerignore excludes {needed}, which the build needs"
+    # The runtime stage installs exactly what the binary links, beyond the base image.
+    runtime = text.split("\nFROM ")[2]
+    m = re.search(r"apt-get install -y --no-install-recommends ([^&]+)", runtime)
+    assert m, "no apt-get install in the runtime stage"
+    packages = set(m.group(1).split())
+    assert packages == {"libsimdjson14", "libspdlog1.10", "libfmt9", "libcivetweb1", "zlib1g"}, packages
+    assert "ENTRYPOINT [\"/usr/local/bin/ailog_exporter\"]" in runtime
+    assert 'CMD ["serve", "--state.file", "/state/state.json", "/logs"]' in runtime
+    binary = os.environ.get("AILOG_EXPORTER")
+    if shutil.which("ldd") and shutil.which("dpkg") and binary:
+        rc, out = run(["ldd", binary])
+        assert rc == 0, out
+        base = {"libc6", "libstdc++6", "libgcc-s1"}
+        for lib in re.findall(r"=> (/\S+)", out):
+            rc, owner = run(["dpkg", "-S", os.path.realpath(lib)])
+            if rc != 0:  # usrmerge: the package may list /lib rather than /usr/lib
+                rc, owner = run(["dpkg", "-S", os.path.realpath(lib).replace("/usr/lib/", "/lib/", 1)])
+            assert rc == 0, f"{lib}: no package owns it ({owner})"
+            pkg = owner.split(":")[0]
+            assert pkg in packages | base, f"{lib} comes from {pkg}, which the runtime stage does not install"
+        for pkg in packages:
+            rc, out = run(["dpkg-query", "-W", "-f=${Package}", pkg])
+            assert rc == 0 and out == pkg, f"{pkg}: not a Debian package on this machine ({out})"
+
+
+def test_dashboard_structure():
+    d = dashboard()
+    assert d["schemaVersion"] == 39 and d["uid"] and d["title"]
+    ds_uid = load_yaml(DATASOURCES)["datasources"][0]["uid"]
+    problems = []
+    data_panels = [p for p in all_panels(d) if p["type"] != "row"]
+    assert len(data_panels) >= 20, len(data_panels)
+    cells = {}
+    for p in d["panels"]:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24, p["title"]
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                if (x, y) in cells:
+                    problems.append(f"{p['title']} overlaps {cells[(x, y)]}")
+                cells[(x, y)] = p["title"]
+    for p in data_panels:
+        t = p["title"]
+        if p["type"] not in ("timeseries", "stat"):
+            problems.append(f"{t}: type {p['type']}")
+        if p.get("datasource") != {"type": "prometheus", "uid": ds_uid}:
+            problems.append(f"{t}: datasource {p.get('datasource')}")
+        targets = [x for x in p.get("targets", []) if x.get("expr", "").strip()]
+        if not targets:
+            problems.append(f"{t}: no target")
+        for x in targets:
+            if x.get("datasource") not in (None, {"type": "prometheus", "uid": ds_uid}):
+                problems.append(f"{t}: target datasource {x.get('datasource')}")
+            e = x["expr"]
+            if "openai_api" in e and ('capability=~"$capability"' not in e or 'operation=~"$operation"' not in e):
+                problems.append(f"{t}: {e!r} ignores $capability or $operation")
+            for m in re.finditer(r"histogram_quantile\(\s*[0-9.]+\s*,\s*(.*)", e, re.S):
+                rest = m.group(1)
+                if not (rest.startswith("sum by (le") or rest.startswith("sum by(le")):
+                    problems.append(f"{t}: histogram_quantile without sum by (le, ...) first: {e!r}")
+        if not p.get("fieldConfig", {}).get("defaults", {}).get("unit"):
+            problems.append(f"{t}: no unit")
+        if not p.get("description"):
+            problems.append(f"{t}: no description")
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    for name in ("capability", "operation"):
+        v = variables.get(name)
+        if v is None:
+            problems.append(f"no ${name} variable")
+            continue
+        if not (v["type"] == "query" and v["multi"] and v["includeAll"]):
+            problems.append(f"${name}: not a multi-value query variable with All")
+        if not v["definition"].startswith("label_values(") or not v["definition"].endswith(f", {name})"):
+            problems.append(f"${name}: {v['definition']}")
+        if v.get("datasource") != {"type": "prometheus", "uid": ds_uid}:
+            problems.append(f"${name}: datasource {v.get('datasource')}")
+    # The rows in the order the questions come: up, failing, slow, cost, exporter.
+    rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
+    order = ["up", "failing", "slow", "cost", "exporter"]
+    if [next((w for w in order if w in r.lower()), None) for r in rows] != order:
+        problems.append(f"rows {rows}")
+    # Seed 000's six panels are all there.
+    titles = {p["title"] for p in data_panels}
+    for seed_panel in ("Request volume", "Success rate", "Request duration", "Error rate", "Token usage",
+                       "Requests (last 1 h)"):
+        if seed_panel not in titles:
+            problems.append(f"seed 000's panel {seed_panel!r} is missing")
+    assert not problems, "\n".join(problems)
+
+
+def test_docs_cover_everything():
+    with open(DOCS, encoding="utf-8") as f:
+        docs = f.read()
+    missing = [r["alert"] for _, r in rules() if "alert" in r and r["alert"] not in docs]
+    missing += [p["title"] for p in all_panels(dashboard()) if p["type"] != "row" and p["title"] not in docs]
+    for phrase in ("docker compose up", "promtool"):
+        if phrase not in docs:
+            missing.append(phrase)
+    assert not missing, f"README.md does not mention: {missing}"
+
+
+# ---------------------------------------------------------------------------
+# The live stack: exporter, growing log, prometheus with the repository's
+# configuration and rules.
+
+
+def rewrite_config(exporter, prometheus):
+    """prometheus.yml for the test: its targets, 1 s intervals, absolute rule paths.
+    Each replaced text must occur exactly once, so that a change of the file
+    breaks this test rather than silently escaping it."""
+    with open(PROM_CONFIG) as f:
+        text = f.read()
+    rule_dir = os.path.join(PROM_DIR, "rules")
+    for old, new in (('"ailog-exporter:7467"', f'"{exporter}"'),
+                     ('"localhost:9090"', f'"{prometheus}"'),
+                     ("scrape_interval: 15s", "scrape_interval: 1s"),
+                     ("scrape_timeout: 10s", "scrape_timeout: 1s"),
+                     ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+                     ("  - rules/*.yml", f"  - {rule_dir}/*.yml")):
+        assert text.count(old) == 1, f"prometheus.yml: expected {old!r} once"
+        text = text.replace(old, new)
+    return text
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Appender(threading.Thread):
+    """Appends the lines of a corpus to a log file, a batch at a time, as a service would."""
+
+    def __init__(self, corpus, path, first, batch, period):
+        super().__init__(daemon=True)
+        with open(corpus, "rb") as f:
+            self.lines = f.read().splitlines(keepends=True)
+        self.path, self.batch, self.period = path, batch, period
+        self.pos = 0
+        self.stop_event = threading.Event()
+        self.write(first)
+
+    def write(self, n):
+        chunk = self.lines[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        with open(self.path, "ab") as f:
+            f.write(b"".join(chunk))
+
+    def run(self):
+        while not self.stop_event.wait(self.period) and self.pos < len(self.lines):
+            self.write(self.batch)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+class Prometheus:
+    """The real prometheus binary on 127.0.0.1, its data in a temporary directory."""
+
+    def __init__(self, tmp, exporter_address):
+        binary = tool("prometheus")
+        for attempt in range(3):
+            self.port = free_port()
+            self.base = f"http://127.0.0.1:{self.port}"
+            self.config = os.path.join(tmp, "prometheus.yml")
+            with open(self.config, "w") as f:
+                f.write(rewrite_config(exporter_address, f"127.0.0.1:{self.port}"))
+            self.log_path = os.path.join(tmp, f"prometheus-{attempt}.log")
+            self._log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(
+                [binary, f"--config.file={self.config}", f"--storage.tsdb.path={tmp}/data-{attempt}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            try:
+                wait_until(self._ready, timeout=30, interval=0.1, what="prometheus /-/ready")
+                return
+            except AssertionError:
+                if self.proc.poll() is None or "address already in use" not in self.log():
+                    self.stop()
+                    raise AssertionError(f"prometheus did not start: {self.log()[-2000:]}")
+                self.stop()  # lost the port to someone else: try another
+        raise AssertionError("prometheus: no free port")
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"prometheus exited with {self.proc.returncode}")
+        with urllib.request.urlopen(self.base + "/-/ready", timeout=2) as r:
+            return r.status == 200
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def api(self, path, **params):
+        url = self.base + "/api/v1/" + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params, doseq=True)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                body = json.load(r)
+        except urllib.error.HTTPError as e:
+            body = json.load(e)
+        if body.get("status") != "success":
+            raise QueryError(f"{body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr):
+        data = self.api("query", query=expr)
+        assert data["resultType"] in ("vector", "scalar"), data["resultType"]
+        if data["resultType"] == "scalar":
+            return [{"metric": {}, "value": data["result"]}]
+        return data["result"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+class QueryError(Exception):
+    pass
+
+
+def test_live_stack():
+    tmp = tempfile.mkdtemp(prefix="ailog-mon-")
+    appender = exporter = prom = None
+    try:
+        corpus = os.path.join(tmp, "corpus.log")
+        # About 90 s of appending; timestamps end near now.
+        generate(corpus, corpus + ".json", "--lines", 36000, "--seed", 17, "--start", "now", "--rate", 200)
+        log = os.path.join(tmp, "app.log")
+        appender = Appender(corpus, log, first=3000, batch=100, period=0.25)
+        appender.start()
+        exporter = Exporter(["--start-at", "beginning", "--correlation.max-age", "100000d",
+                             "--state.file", os.path.join(tmp, "state.json"), "--state.interval", "1s", log])
+        prom = Prometheus(tmp, exporter.address)
+
+        def scraped():
+            r = prom.query('count_over_time(up{job="ailog_exporter"}[1m]) >= 3 and up{job="ailog_exporter"} == 1')
+            return len(r) == 1
+        wait_until(scraped, timeout=30, interval=0.2, what="three scrapes of the exporter with up == 1")
+
+        # Every rule of the repository loaded, evaluated, healthy.
+        expected = {r.get("alert") or r.get("record") for _, r in rules()}
+
+        def rules_healthy():
+            loaded = {r["name"]: r for g in prom.api("rules")["groups"] for r in g["rules"]}
+            missing = expected - set(loaded)
+            assert not missing, f"rules not loaded: {missing}"
+            bad = {n: r.get("lastError") for n, r in loaded.items() if r["health"] == "err"}
+            assert not bad, f"rules failing: {bad}"
+            return all(r["health"] == "ok" for r in loaded.values())
+        wait_until(rules_healthy, timeout=20, interval=0.2, what="every rule evaluated")
+
+        # Every dashboard query, every recording rule's series and every
+        # template variable must have data; polled until a deadline because
+        # rates need two samples and recording rules one evaluation.
+        checks = [(f"panel {title!r} {ref}", substitute(expr)) for title, ref, expr in dashboard_queries(dashboard())]
+        checks += [(f"recording rule {r['record']}", r["record"]) for _, r in rules() if "record" in r]
+        pending = dict(checks)
+        last = {}
+        deadline = time.monotonic() + 30
+        while pending and time.monotonic() < deadline:
+            for what, expr in list(pending.items()):
+                try:
+                    result = prom.query(expr)
+                except QueryError as e:
+                    raise AssertionError(f"{what}: {expr!r} fails: {e}")
+                values = [float(s["value"][1]) for s in result]
+                last[what] = values
+                if values and not any(math.isnan(v) for v in values):
+                    del pending[what]
+            if pending:
+                time.sleep(0.5)
+        assert not pending, "no data (or NaN) for:\n" + "\n".join(
+            f"  {w}: {pending[w]!r} -> {last.get(w)}" for w in pending)
+
+        for v in dashboard()["templating"]["list"]:
+            m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", v["definition"])
+            assert m, v["definition"]
+            values = prom.api(f"label/{m.group(2)}/values", **{"match[]": substitute(m.group(1))})
+            assert values, f"variable ${v['name']}: {v['definition']} has no values"
+
+        # A healthy exporter raises none of its own alerts, not even pending.
+        active = prom.query('ALERTS{alertname=~"AilogExporter.*"}')
+        assert not active, f"exporter alerts active on a healthy exporter: {[a['metric'] for a in active]}"
+        print(f"     {len(checks)} queries answered; exporter read "
+              f"{int(float(prom.query('ailog_exporter_lines_read_total')[0]['value'][1]))} lines")
+    finally:
+        if appender is not None:
+            appender.stop()
+        if prom is not None:
+            prom.stop()
+        if exporter is not None:
+            exporter.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_yaml_parses,
+        test_promtool_check_config,
+        test_promtool_rules,
+        test_rules_are_complete,
+        test_grafana_provisioning,
+        test_compose_paths_exist,
+        test_dockerfile,
+        test_dashboard_structure,
+        test_docs_cover_everything,
+        test_live_stack,
+    ])
