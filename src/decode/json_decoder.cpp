@@ -1,6 +1,8 @@
 // JsonDecoder: mapping-driven field extraction with simdjson on-demand.
 #include "decode/json_decoder.hpp"
 
+#include <cstring>
+
 #include "decode/timestamp.hpp"
 
 namespace ailog {
@@ -123,10 +125,15 @@ error_code JsonDecoder::walk(od::object obj, int node_index) {
     for (auto field_result : obj) {
         od::field field;
         if (auto e = std::move(field_result).get(field)) return e;
-        const od::raw_json_string key = field.key();
+        // The raw key, up to its closing quote (stage 1 checked there is
+        // one). An escaped key never equals a mapped one, which is fine.
+        const char* k = field.key().raw();
+        size_t len = 0;
+        while (k[len] != '"') ++len;
         int child = -1;
         for (int c : node.children) {
-            if (key.unsafe_is_equal(nodes_[static_cast<size_t>(c)].key)) {
+            const std::string& want = nodes_[static_cast<size_t>(c)].key;
+            if (want.size() == len && want[0] == k[0] && std::memcmp(want.data(), k, len) == 0) {
                 child = c;
                 break;
             }

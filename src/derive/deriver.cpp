@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "common/hash.hpp"
+
 namespace ailog {
 
 Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::Limits limits)
@@ -12,7 +14,8 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
     for (int mi = 0; mi < static_cast<int>(mapping.metrics.size()); ++mi) {
         for (const auto& rule : mapping.metrics[static_cast<size_t>(mi)].rules)
             for (int k = 0; k < static_cast<int>(mapping.kinds.size()); ++k)
-                if (rule.entries & kind_bit(k)) rules_by_kind_[static_cast<size_t>(k)].push_back({mi, &rule});
+                if (rule.entries & kind_bit(k))
+                    rules_by_kind_[static_cast<size_t>(k)].push_back({mi, &rule, std::make_unique<SeriesCache>()});
     }
     stats_.entries.assign(mapping.kinds.size(), 0);
     stats_.unmatched.assign(mapping.kinds.size(), 0);
@@ -51,6 +54,19 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
     return true;
 }
 
+Series* Deriver::series_for(int family, SeriesCache& cache) {
+    key_.clear();
+    for (size_t i = 0; i < nlabels_; ++i) {
+        key_.append(labels_[i]);
+        key_ += '\xff';
+    }
+    const uint64_t h = hash64(key_, 0x9e3779b97f4a7c15ULL);
+    if (Series* s = cache.find(key_, h)) return s;
+    Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_));
+    if (s != nullptr) cache.put(key_, h, s);  // a dropped series is looked up (and counted) each time
+    return s;
+}
+
 uint32_t Deriver::in_flight_slot(Series* s) {
     // In-flight series are few and stable: a linear search is enough.
     auto it = std::find(in_flight_series_.begin(), in_flight_series_.end(), s);
@@ -87,7 +103,7 @@ void Deriver::apply(const Event& ev) {
             uint32_t payload = 0;
             if (corr.in_flight_metric >= 0 && resolve_labels(corr.in_flight_labels, ev, kind)) {
                 const int family = families_[static_cast<size_t>(corr.in_flight_metric)];
-                if (Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_))) {
+                if (Series* s = series_for(family, in_flight_cache_)) {
                     payload = in_flight_slot(s);
                     MetricStore::add(*s, 1);
                 }
@@ -136,7 +152,7 @@ void Deriver::apply(const Event& ev) {
         }
         if (!resolve_labels(rule.labels, ev, kind)) continue;
         const int family = families_[static_cast<size_t>(cr.metric)];
-        Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_));
+        Series* s = series_for(family, *cr.cache);
         if (s == nullptr) continue;
         if (mapping_.metrics[static_cast<size_t>(cr.metric)].type == MetricType::Histogram)
             store_.observe(family, *s, value);

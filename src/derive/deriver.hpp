@@ -7,6 +7,8 @@
 #pragma once
 
 #include <array>
+#include <memory>
+#include <string>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -53,10 +55,37 @@ public:
     const std::vector<int>& families() const { return families_; }
 
 private:
+    // A small direct-mapped cache in front of the store's series index: the
+    // few label sets a log uses are found by one short hash and compare.
+    class SeriesCache {
+    public:
+        Series* find(std::string_view key, uint64_t hash) const {
+            const Slot& s = slots_[hash % kSlots];
+            return s.series != nullptr && s.key == key ? s.series : nullptr;
+        }
+        void put(std::string_view key, uint64_t hash, Series* series) {
+            Slot& s = slots_[hash % kSlots];
+            s.key.assign(key);
+            s.series = series;
+        }
+
+    private:
+        static constexpr size_t kSlots = 64;
+        struct Slot {
+            std::string key;
+            Series* series = nullptr;
+        };
+        std::array<Slot, kSlots> slots_;
+    };
+
     struct CompiledRule {
         int metric;  // index in mapping.metrics
         const Rule* rule;
+        std::unique_ptr<SeriesCache> cache;
     };
+
+    // The series of `family` for the resolved labels_, through `cache`.
+    Series* series_for(int family, SeriesCache& cache);
 
     // Label values of `sources` for `ev`; false if one is unavailable.
     bool resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind);
@@ -73,6 +102,8 @@ private:
     std::vector<Series*> in_flight_series_;  // payload of correlation entries -> series
     std::array<std::string_view, 16> labels_{};
     size_t nlabels_ = 0;
+    std::string key_;  // scratch: labels_ joined
+    SeriesCache in_flight_cache_;
     DeriveStats stats_;
 };
 

@@ -112,9 +112,7 @@ std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& arg
 
 SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, 1 << 20) {}
 
-SetReader::~SetReader() {
-    if (gz_ != nullptr) gzclose(gz_);
-}
+SetReader::~SetReader() { close_current(); }
 
 const std::string& SetReader::current_file() const {
     static const std::string none;
@@ -122,51 +120,69 @@ const std::string& SetReader::current_file() const {
 }
 
 uint64_t SetReader::disk_bytes_done() const {
-    return done_before_ + (gz_ != nullptr ? static_cast<uint64_t>(std::max<z_off_t>(gzoffset(gz_), 0)) : 0);
+    if (gz_ != nullptr) return done_before_ + static_cast<uint64_t>(std::max<z_off_t>(gzoffset(gz_), 0));
+    if (fd_ >= 0) return done_before_ + static_cast<uint64_t>(std::max<off_t>(lseek(fd_, 0, SEEK_CUR), 0));
+    return done_before_;
+}
+
+void SetReader::close_current() {
+    if (fd_ < 0) return;
+    struct stat st {};
+    if (fstat(fd_, &st) == 0) done_before_ += static_cast<uint64_t>(st.st_size);
+    if (gz_ != nullptr) gzclose(gz_);  // closes fd_ too
+    else ::close(fd_);
+    gz_ = nullptr;
+    fd_ = -1;
 }
 
 bool SetReader::open_next() {
-    if (gz_ != nullptr) {
-        struct stat st {};
-        if (stat(current_file().c_str(), &st) == 0) done_before_ += static_cast<uint64_t>(st.st_size);
-        gzclose(gz_);
-        gz_ = nullptr;
-    }
+    close_current();
     while (index_ < set_.files.size()) {
         const std::string& path = set_.files[index_++];
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) {
             spdlog::warn("cannot read {}: {}", path, std::strerror(errno));
             ++read_errors_;
             continue;
         }
-        // zlib reads uncompressed files through unchanged.
-        gz_ = gzdopen(fd, "rb");
-        if (gz_ == nullptr) {
-            ::close(fd);
-            ++read_errors_;
-            continue;
+        posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+        unsigned char magic[2] = {0, 0};
+        if (pread(fd_, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+            gz_ = gzdopen(fd_, "rb");
+            if (gz_ == nullptr) {
+                ::close(fd_);
+                fd_ = -1;
+                ++read_errors_;
+                continue;
+            }
+            gzbuffer(gz_, 1 << 20);
         }
-        gzbuffer(gz_, 1 << 20);
         framer_.reset();
         return true;
     }
     return false;
 }
 
+long SetReader::read_into(char* buf, size_t n) {
+    n = std::min<size_t>(n, 1u << 30);
+    if (gz_ != nullptr) return gzread(gz_, buf, static_cast<unsigned>(n));
+    for (;;) {
+        const ssize_t r = ::read(fd_, buf, n);
+        if (r < 0 && errno == EINTR) continue;
+        return static_cast<long>(r);
+    }
+}
+
 SetReader::Next SetReader::next(std::string_view& line, size_t& capacity) {
     for (;;) {
         switch (framer_.next(line, capacity)) {
-            case LineFramer::Framed::Line:
-                return Next::Line;
-            case LineFramer::Framed::TooLong:
-                return Next::TooLong;
-            case LineFramer::Framed::NeedMore:
-                break;
+            case LineFramer::Framed::Line: return Next::Line;
+            case LineFramer::Framed::TooLong: return Next::TooLong;
+            case LineFramer::Framed::NeedMore: break;
         }
-        if (gz_ == nullptr && !open_next()) return Next::End;
+        if (fd_ < 0 && !open_next()) return Next::End;
         auto area = framer_.write_area(1 << 20);
-        const int n = gzread(gz_, area.data(), static_cast<unsigned>(std::min<size_t>(area.size(), 1u << 30)));
+        const long n = read_into(area.data(), area.size());
         if (n > 0) {
             framer_.commit(static_cast<size_t>(n));
             bytes_read_ += static_cast<uint64_t>(n);
@@ -174,18 +190,14 @@ SetReader::Next SetReader::next(std::string_view& line, size_t& capacity) {
         }
         if (n < 0) {
             int code = 0;
-            spdlog::warn("read error in {}: {}", current_file(), gzerror(gz_, &code));
+            spdlog::warn("read error in {}: {}", current_file(),
+                         gz_ != nullptr ? gzerror(gz_, &code) : std::strerror(errno));
             ++read_errors_;
         }
-        // End of this file: its last line counts even without a newline.
-        if (framer_.rest(line, capacity)) {
-            // Keep the line valid: the next file is opened on the next call.
-            gzclose(gz_);
-            struct stat st {};
-            if (stat(current_file().c_str(), &st) == 0) done_before_ += static_cast<uint64_t>(st.st_size);
-            gz_ = nullptr;
-            return Next::Line;
-        }
+        // End of this file: its last line counts even without a newline. The
+        // next file is opened on the next call, so the line stays valid.
+        close_current();
+        if (framer_.rest(line, capacity)) return Next::Line;
         if (!open_next()) return Next::End;
     }
 }

@@ -46,10 +46,13 @@ public:
 
 private:
     bool open_next();
+    void close_current();
+    long read_into(char* buf, size_t n);
 
     const RotatedSet& set_;
     size_t index_ = 0;  // files_[index_ - 1] is open
-    gzFile gz_ = nullptr;
+    int fd_ = -1;          // the open file
+    gzFile gz_ = nullptr;  // its decompressor, for gzip files (owns fd_)
     uint64_t done_before_ = 0;  // disk bytes of the files already finished
     uint64_t bytes_read_ = 0;
     uint64_t read_errors_ = 0;
