@@ -241,6 +241,26 @@ def test_replay_equals_serve():
     assert compare(replayed, expected) == []
 
 
+def test_parallel_streams_equal_one_stream():
+    """Several sets are decoded on several threads and merged by time: the
+    same figures as the whole log read as one file."""
+    tmp = tempfile.mkdtemp(prefix="ailog-replay-")
+    path = os.path.join(tmp, "all.log")
+    expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", 35, "--lines", 30000, "--hostile",
+                        "--max-line-bytes", 4096)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    pods = []
+    for i in range(4):  # every 4th line: calls straddle the pods
+        pods.append(os.path.join(tmp, f"pod{i}.log"))
+        with open(pods[-1], "wb") as f:
+            f.write(b"".join(line + b"\n" for line in lines[i::4]))
+    args = ["--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 4096]
+    merged = parse_exposition(replay(*args, *pods).stdout.decode())
+    problems = compare(merged, expected)
+    assert not problems, "\n".join(problems[:20])
+
+
 def test_summary_json_and_table():
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
     path = os.path.join(tmp, "app.log")
@@ -328,6 +348,7 @@ def test_bad_arguments_exit_2():
 
 
 if __name__ == "__main__":
-    run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve, test_summary_json_and_table,
+    run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve,
+               test_parallel_streams_equal_one_stream, test_summary_json_and_table,
                test_time_window, test_entries_without_timestamp_are_counted_and_skipped,
                test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2])
