@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "common/hash.hpp"
+#include <cstring>
 
 namespace ailog {
 
@@ -60,7 +60,12 @@ Series* Deriver::series_for(int family, SeriesCache& cache) {
         key_.append(labels_[i]);
         key_ += '\xff';
     }
-    const uint64_t h = hash64(key_, 0x9e3779b97f4a7c15ULL);
+    // A cheap slot choice (length, first and last bytes); the compare that
+    // follows decides.
+    uint64_t head = 0, tail = 0;
+    std::memcpy(&head, key_.data(), std::min<size_t>(8, key_.size()));
+    if (key_.size() > 8) std::memcpy(&tail, key_.data() + key_.size() - 8, 8);
+    const uint64_t h = ((head ^ (tail * 0x9e3779b97f4a7c15ULL) ^ key_.size()) * 0xbf58476d1ce4e5b9ULL) >> 40;
     if (Series* s = cache.find(key_, h)) return s;
     Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_));
     if (s != nullptr) cache.put(key_, h, s);  // a dropped series is looked up (and counted) each time
