@@ -12,7 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 #include <stdexcept>
 
@@ -32,16 +31,34 @@ struct RotationKey {
     std::string date;
 };
 
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 RotationKey rotation_key(const std::string& path) {
     std::string name = path;
     for (const char* ext : {".gz", ".bz2", ".xz", ".zst"})
         if (name.size() > std::strlen(ext) && name.ends_with(ext)) name.resize(name.size() - std::strlen(ext));
-    static const std::regex numbered(R"(^(.*)\.(\d{1,4})$)");
-    static const std::regex dated(
-        R"(^(.*)[-.](\d{8}(?:\d{2,6})?|\d{4}-\d{2}-\d{2}(?:[-T_]\d{2}(?:[-:]?\d{2}){0,2})?)$)");
-    std::smatch m;
-    if (std::regex_match(name, m, numbered)) return {m[1], 0, std::stol(m[2]), {}};
-    if (std::regex_match(name, m, dated)) return {m[1], 1, 0, m[2]};
+    const std::string_view n = name;
+    // app.log.3
+    if (const size_t dot = n.rfind('.'); dot != std::string_view::npos && dot > 0) {
+        const std::string_view num = n.substr(dot + 1);
+        if (num.size() <= 4 && all_digits(num))
+            return {std::string(n.substr(0, dot)), 0, std::stol(std::string(num)), {}};
+    }
+    // app.log-20250601 (logrotate's dateext, optionally with a time) or app.log.2025-06-01
+    if (const size_t sep = n.find_last_of("-."); sep != std::string_view::npos && sep > 0) {
+        const std::string_view date = n.substr(sep + 1);
+        if (date.size() >= 8 && date.size() <= 14 && all_digits(date))
+            return {std::string(n.substr(0, sep)), 1, 0, std::string(date)};
+    }
+    if (n.size() > 11) {
+        const std::string_view date = n.substr(n.size() - 10);
+        const char sep = n[n.size() - 11];
+        if ((sep == '-' || sep == '.') && all_digits(date.substr(0, 4)) && date[4] == '-' &&
+            all_digits(date.substr(5, 2)) && date[7] == '-' && all_digits(date.substr(8, 2)))
+            return {std::string(n.substr(0, n.size() - 11)), 1, 0, std::string(date)};
+    }
     return {name, 2, 0, {}};
 }
 
@@ -112,7 +129,9 @@ std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& arg
 
 SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, 1 << 20) {}
 
-SetReader::~SetReader() { close_current(); }
+SetReader::~SetReader() {
+    close_current();
+}
 
 const std::string& SetReader::current_file() const {
     static const std::string none;
@@ -129,8 +148,10 @@ void SetReader::close_current() {
     if (fd_ < 0) return;
     struct stat st {};
     if (fstat(fd_, &st) == 0) done_before_ += static_cast<uint64_t>(st.st_size);
-    if (gz_ != nullptr) gzclose(gz_);  // closes fd_ too
-    else ::close(fd_);
+    if (gz_ != nullptr)
+        gzclose(gz_);  // closes fd_ too
+    else
+        ::close(fd_);
     gz_ = nullptr;
     fd_ = -1;
 }
@@ -176,9 +197,12 @@ long SetReader::read_into(char* buf, size_t n) {
 SetReader::Next SetReader::next(std::string_view& line, size_t& capacity) {
     for (;;) {
         switch (framer_.next(line, capacity)) {
-            case LineFramer::Framed::Line: return Next::Line;
-            case LineFramer::Framed::TooLong: return Next::TooLong;
-            case LineFramer::Framed::NeedMore: break;
+            case LineFramer::Framed::Line:
+                return Next::Line;
+            case LineFramer::Framed::TooLong:
+                return Next::TooLong;
+            case LineFramer::Framed::NeedMore:
+                break;
         }
         if (fd_ < 0 && !open_next()) return Next::End;
         auto area = framer_.write_area(1 << 20);

@@ -1,0 +1,37 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "source/replay_files.hpp"
+
+using namespace ailog;
+namespace fs = std::filesystem;
+
+TEST_CASE("rotated sets are grouped by base name and ordered oldest first") {
+    const fs::path dir = fs::temp_directory_path() / fs::path("ailog-rot-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    for (const char* f : {"app.log", "app.log.1", "app.log.2.gz", "app.log.10.gz", "other.log-20250601.gz",
+                          "other.log-20250602", "other.log", "x.2025-06-01", "x.2025-05-31", "x"})
+        std::ofstream(dir / f) << "{}\n";
+    const auto sets = collect_rotated_sets({dir.string()}, false);
+    fs::remove_all(dir);
+    REQUIRE(sets.size() == 3);
+    auto names = [&](size_t i) {
+        std::vector<std::string> v;
+        for (const auto& f : sets[i].files) v.push_back(fs::path(f).filename().string());
+        return v;
+    };
+    CHECK(names(0) == std::vector<std::string>{"app.log.10.gz", "app.log.2.gz", "app.log.1", "app.log"});
+    CHECK(names(1) == std::vector<std::string>{"other.log-20250601.gz", "other.log-20250602", "other.log"});
+    CHECK(names(2) == std::vector<std::string>{"x.2025-05-31", "x.2025-06-01", "x"});
+}
+
+TEST_CASE("a missing path is an error naming it") {
+    CHECK_THROWS_WITH_AS(collect_rotated_sets({"/nonexistent/app.log"}, false),
+                         doctest::Contains("/nonexistent/app.log"), std::runtime_error);
+}
