@@ -95,8 +95,8 @@ public:
     }
 
     bool advance() override {
-        if (current_ && ++pos_ < current_->events.size()) {
-            head = &current_->events[pos_];
+        if (current_ && ++pos_ < current_->kinds.size()) {
+            load(pos_);
             return true;
         }
         std::unique_lock<std::mutex> lock(mutex_);
@@ -110,7 +110,7 @@ public:
         current_ = std::move(full_.front());
         full_.pop_front();
         pos_ = 0;
-        head = &current_->events[0];
+        load(0);
         return true;
     }
     uint64_t disk_bytes_done() const override { return progress_.load(std::memory_order_relaxed); }
@@ -125,29 +125,46 @@ public:
 
 private:
     static constexpr int kBatches = 3;
-    static constexpr size_t kBatchEvents = 1024;
+    static constexpr size_t kBatchEvents = 4096;
+    // Entries packed by column: only the mapping's fields are copied.
     struct Batch {
-        std::vector<Event> events;
-        std::vector<std::array<uint32_t, kMaxFields>> offsets;
+        std::vector<int> kinds;
+        std::vector<double> times;
+        std::vector<FieldValue> fields;  // nfields per entry
+        std::vector<uint32_t> offsets;   // of each field's string in arena
         std::string arena;
+        void clear() {
+            kinds.clear();
+            times.clear();
+            fields.clear();
+            offsets.clear();
+            arena.clear();
+        }
     };
 
     void append(Batch& b, const Event& e) {
-        b.events.push_back(e);
-        auto& offs = b.offsets.emplace_back();
+        b.kinds.push_back(e.kind);
+        b.times.push_back(e.time_ms);
         for (size_t i = 0; i < nfields_; ++i) {
-            offs[i] = static_cast<uint32_t>(b.arena.size());
+            b.fields.push_back(e.fields[i]);
+            b.offsets.push_back(static_cast<uint32_t>(b.arena.size()));
             if (e.fields[i].present) b.arena.append(e.fields[i].str);
         }
     }
-    // Points the copied entries' strings at the batch's own bytes.
-    static void seal(Batch& b, size_t nfields) {
-        for (size_t k = 0; k < b.events.size(); ++k)
-            for (size_t i = 0; i < nfields; ++i) {
-                auto& f = b.events[k].fields[i];
-                f.str =
-                    f.present ? std::string_view(b.arena.data() + b.offsets[k][i], f.str.size()) : std::string_view{};
-            }
+    // Points the copied strings at the batch's own bytes.
+    static void seal(Batch& b) {
+        for (size_t j = 0; j < b.fields.size(); ++j) {
+            auto& f = b.fields[j];
+            f.str = f.present ? std::string_view(b.arena.data() + b.offsets[j], f.str.size()) : std::string_view{};
+        }
+    }
+    void load(size_t k) {
+        event_.kind = current_->kinds[k];
+        event_.time_ms = current_->times[k];
+        event_.has_time = true;
+        std::copy_n(current_->fields.begin() + static_cast<std::ptrdiff_t>(k * nfields_), nfields_,
+                    event_.fields.begin());
+        head = &event_;
     }
     std::unique_ptr<Batch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -155,13 +172,11 @@ private:
         if (stopping_) return nullptr;
         auto b = std::move(free_.back());
         free_.pop_back();
-        b->events.clear();
-        b->offsets.clear();
-        b->arena.clear();
+        b->clear();
         return b;
     }
     void hand_over(std::unique_ptr<Batch> b) {
-        seal(*b, nfields_);
+        seal(*b);
         progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -181,12 +196,12 @@ private:
                 continue;
             }
             decoder_.decode(source_, line, cap, [&](const Event& e) { append(*batch, e); });
-            if (batch->events.size() >= kBatchEvents) {
+            if (batch->kinds.size() >= kBatchEvents) {
                 hand_over(std::move(batch));
                 batch = take_free();
             }
         }
-        if (batch && !batch->events.empty()) hand_over(std::move(batch));
+        if (batch && !batch->kinds.empty()) hand_over(std::move(batch));
         progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
         std::lock_guard<std::mutex> lock(mutex_);
         done_ = true;
@@ -204,6 +219,7 @@ private:
     std::vector<std::unique_ptr<Batch>> free_;
     std::unique_ptr<Batch> current_;
     size_t pos_ = 0;
+    Event event_;  // the head, unpacked from current_
     bool done_ = false;
     bool stopping_ = false;
     std::atomic<uint64_t> progress_{0};
