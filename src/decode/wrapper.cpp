@@ -46,6 +46,134 @@ WrapperKind sniff_wrapper(std::string_view line) {
     return WrapperKind::None;
 }
 
+namespace {
+
+bool hex4(const char* p, uint32_t& v) {
+    v = 0;
+    for (int i = 0; i < 4; ++i) {
+        const char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= static_cast<uint32_t>(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= static_cast<uint32_t>(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= static_cast<uint32_t>(c - 'A' + 10);
+        else
+            return false;
+    }
+    return true;
+}
+
+void put_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// Unescapes the JSON string starting after its opening quote at `p`; on
+// success `p` is just past the closing quote.
+bool unescape(const char*& p, const char* end, std::string& out) {
+    out.clear();
+    while (p < end) {
+        const char* q = p;
+        while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+        out.append(p, q);
+        if (q >= end || static_cast<unsigned char>(*q) < 0x20) return false;
+        if (*q == '"') {
+            p = q + 1;
+            return true;
+        }
+        if (q + 1 >= end) return false;
+        switch (q[1]) {
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'u': {
+                uint32_t cp;
+                if (q + 6 > end || !hex4(q + 2, cp)) return false;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    uint32_t low;
+                    if (q + 12 > end || q[6] != '\\' || q[7] != 'u' || !hex4(q + 8, low) || low < 0xDC00 ||
+                        low > 0xDFFF)
+                        return false;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    q += 6;
+                }
+                put_utf8(out, cp);
+                p = q + 6;
+                continue;
+            }
+            default:
+                return false;
+        }
+        p = q + 2;
+    }
+    return false;
+}
+
+bool skip_literal(const char*& p, const char* end, std::string_view lit) {
+    if (static_cast<size_t>(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) return false;
+    p += lit.size();
+    return true;
+}
+
+}  // namespace
+
+bool parse_docker_record(std::string_view line, std::string& log, std::string_view& stream, std::string_view& time) {
+    const char* p = line.data();
+    const char* end = p + line.size();
+    if (!skip_literal(p, end, "{\"log\":\"") || !unescape(p, end, log) || !skip_literal(p, end, ",\"stream\":\""))
+        return false;
+    if (skip_literal(p, end, "stdout\""))
+        stream = "stdout";
+    else if (skip_literal(p, end, "stderr\""))
+        stream = "stderr";
+    else
+        return false;
+    if (!skip_literal(p, end, ",\"time\":\"")) return false;
+    const char* t = p;
+    while (p < end && *p != '"' && *p != '\\') ++p;
+    time = std::string_view(t, static_cast<size_t>(p - t));
+    if (!skip_literal(p, end, "\"}")) return false;
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    return p == end;
+}
+
 void Unwrapper::reset(WrapperKind forced) {
     kind_ = forced;
     stdout_ = Partial{};

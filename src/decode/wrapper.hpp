@@ -22,6 +22,11 @@ enum class WrapperKind : uint8_t { Auto, None, Docker, Cri };
 std::optional<WrapperKind> parse_wrapper_kind(std::string_view s);
 std::string_view to_string(WrapperKind k);
 
+// A Docker json-file record in the exact shape Docker writes
+// ({"log":"…","stream":"stdout","time":"…"}): the unescaped log into `log`.
+// False for anything else, which the general JSON path then reads.
+bool parse_docker_record(std::string_view line, std::string& log, std::string_view& stream, std::string_view& time);
+
 // Which wrapper a line is in, judged from that line alone.
 WrapperKind sniff_wrapper(std::string_view line);
 
@@ -69,10 +74,14 @@ private:
     void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload& on_payload,
                      OnSkip& on_skip);
     template <class OnPayload, class OnSkip>
+    void finish_docker(std::string_view log, std::string_view stream, std::string_view time, OnPayload& on_payload,
+                       OnSkip& on_skip);
+    template <class OnPayload, class OnSkip>
     void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
 
     WrapperKind kind_;
     size_t max_line_;
+    std::string docker_log_;  // scratch for parse_docker_record
     Partial stdout_;
     Partial stderr_;
 };

@@ -43,6 +43,11 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         on_skip(SkipReason::Empty);
         return;
     }
+    std::string_view log, stream, time;
+    if (parse_docker_record(line, docker_log_, stream, time)) {
+        finish_docker(docker_log_, stream, time, on_payload, on_skip);
+        return;
+    }
     od::document doc;
     od::object obj;
     if (parser.iterate(simdjson::padded_string_view(line.data(), line.size(), capacity)).get(doc) ||
@@ -50,7 +55,6 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         on_skip(SkipReason::BadWrapper);
         return;
     }
-    std::string_view log, stream, time;
     bool has_log = false;
     for (auto fr : obj) {
         od::field field;
@@ -78,6 +82,12 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         on_skip(SkipReason::BadWrapper);
         return;
     }
+    finish_docker(log, stream, time, on_payload, on_skip);
+}
+
+template <class OnPayload, class OnSkip>
+void Unwrapper::finish_docker(std::string_view log, std::string_view stream, std::string_view time,
+                              OnPayload& on_payload, OnSkip& on_skip) {
     Partial& p = partial_for(stream);
     const bool last = !log.empty() && log.back() == '\n';
     if (last) log.remove_suffix(1);

@@ -128,3 +128,33 @@ TEST_CASE("a joined entry is not affected by the bytes a longer earlier entry le
     CHECK(f.out.payloads[1] == "{\"a\":1}}}");
     CHECK(f.out.next_bytes[1] == '\n');
 }
+
+TEST_CASE("Docker's own record shape is read directly, exactly as the JSON path reads it") {
+    const std::string records[] = {
+        R"({"log":"{\"message\":\"a\\\"b \u00e9 \ud83d\ude00 \/ \t\"}\n","stream":"stdout","time":"2025-06-01T12:00:00.029123456Z"})",
+        R"({"log":"plain \u003cscript\u003e \u0026\r\n","stream":"stderr","time":"2025-06-01T12:00:00Z"})",
+        R"({"log":"part","stream":"stdout","time":"2025-06-01T12:00:00Z"})",
+    };
+    for (const auto& r : records) {
+        std::string log;
+        std::string_view stream, time;
+        REQUIRE(parse_docker_record(r, log, stream, time));
+        // The general path, on the same record with its keys in another order.
+        simdjson::ondemand::parser parser;
+        simdjson::padded_string padded(r);
+        auto doc = parser.iterate(padded);
+        std::string_view expected;
+        REQUIRE_FALSE(doc["log"].get_string().get(expected));
+        CHECK(log == expected);
+        CHECK((stream == "stdout" || stream == "stderr"));
+        CHECK(time.starts_with("2025-06-01T12:00:00"));
+    }
+    std::string log;
+    std::string_view stream, time;
+    CHECK_FALSE(parse_docker_record(R"({"stream":"stdout","log":"x\n","time":"t"})", log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"x\n","stream":"stdlog","time":"t"})", log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"bad \x escape","stream":"stdout","time":"t"})", log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"lone \udc00","stream":"stdout","time":"t"})", log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"x","stream":"stdout","time":"t"} trailing)", log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"unterminated)", log, stream, time));
+}
