@@ -1,6 +1,7 @@
 // CLI11 wiring: flags, help text with examples, validation, exit codes.
 #include "cli/options.hpp"
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -183,6 +184,11 @@ ParsedCommand parse_command_line(int argc, char** argv) {
         result.exit_code = kUsageError;
     }
     return result;
+}
+
+int startup_error(const std::string& message) {
+    spdlog::error("{}", message);
+    return kUsageError;
 }
 
 std::optional<double> parse_time_arg(const std::string& s, double now_ms) {

@@ -53,6 +53,9 @@ struct ParsedCommand {
 // the exit code (0, or 2 for a usage error).
 ParsedCommand parse_command_line(int argc, char** argv);
 
+// Logs a start-up error and returns the exit code for it (2).
+int startup_error(const std::string& message);
+
 // "2025-06-01T12:00:00Z", "now", or relative to now: "-7d", "-36h".
 // Milliseconds since the epoch; nothing if not a time.
 std::optional<double> parse_time_arg(const std::string& s, double now_ms);

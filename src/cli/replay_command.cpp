@@ -21,13 +21,6 @@
 namespace ailog::cli {
 namespace {
 
-constexpr int kStartupError = 2;
-
-int fail(const std::string& message) {
-    spdlog::error("{}", message);
-    return kStartupError;
-}
-
 // A progress bar on stderr: done of total, throughput, time left.
 class ProgressBar {
 public:
@@ -60,7 +53,7 @@ private:
 int run_replay(const ReplayOptions& o) {
     setup_logging(o.log_level, *parse_log_format(o.log_format));
     const Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) return fail(fmt::format("invalid mapping: {}", *problem));
+    if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
 
     SystemClock clock;
     ailog::ReplayOptions ropts;
@@ -71,21 +64,21 @@ int run_replay(const ReplayOptions& o) {
     const double now = clock.now_ms();
     if (!o.from.empty()) ropts.from_ms = parse_time_arg(o.from, now);
     if (!o.to.empty()) ropts.to_ms = parse_time_arg(o.to, now);
-    if (ropts.from_ms && ropts.to_ms && *ropts.from_ms > *ropts.to_ms) return fail("--from is after --to");
+    if (ropts.from_ms && ropts.to_ms && *ropts.from_ms > *ropts.to_ms) return startup_error("--from is after --to");
 
     std::vector<RotatedSet> sets;
     try {
         sets = collect_rotated_sets(o.paths, o.recursive);
     } catch (const std::exception& e) {
-        return fail(e.what());
+        return startup_error(e.what());
     }
-    if (sets.empty()) return fail("no log file to read: every PATH is empty");
+    if (sets.empty()) return startup_error("no log file to read: every PATH is empty");
 
     std::FILE* out = stdout;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out_file(nullptr, &std::fclose);
     if (!o.output_file.empty()) {
         out_file.reset(std::fopen(o.output_file.c_str(), "wb"));
-        if (!out_file) return fail(fmt::format("cannot write {}: {}", o.output_file, std::strerror(errno)));
+        if (!out_file) return startup_error(fmt::format("cannot write {}: {}", o.output_file, std::strerror(errno)));
         out = out_file.get();
     }
 

@@ -27,13 +27,6 @@
 namespace ailog::cli {
 namespace {
 
-constexpr int kStartupError = 2;
-
-int fail(const std::string& message) {
-    spdlog::error("{}", message);
-    return kStartupError;
-}
-
 // Thousands of files need thousands of descriptors: use the hard limit.
 void raise_fd_limit() {
     rlimit rl{};
@@ -66,11 +59,11 @@ int run_serve(const ServeOptions& o) {
     try {
         civetweb_listen_spec(o.listen_address);
     } catch (const std::invalid_argument& e) {
-        return fail(fmt::format("invalid --web.listen-address \"{}\": {}", o.listen_address, e.what()));
+        return startup_error(fmt::format("invalid --web.listen-address \"{}\": {}", o.listen_address, e.what()));
     }
 
     const Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) return fail(fmt::format("invalid mapping: {}", *problem));
+    if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
     raise_fd_limit();
 
     MetricStore store(o.max_series);
@@ -110,14 +103,14 @@ int run_serve(const ServeOptions& o) {
     try {
         for (const auto& p : o.paths) {
             if (p == "-") {
-                if (use_stdin) return fail("- (stdin) is given more than once");
+                if (use_stdin) return startup_error("- (stdin) is given more than once");
                 use_stdin = true;
             } else {
                 tailer.add_path(p);
             }
         }
     } catch (const std::exception& e) {
-        return fail(e.what());
+        return startup_error(e.what());
     }
     if (use_stdin) tailer.add_stdin();
     tailer.start(state ? &state->files : nullptr, [&pipeline](int source, const FileState& f) {
@@ -140,7 +133,7 @@ int run_serve(const ServeOptions& o) {
         http = std::make_unique<HttpServer>(
             hopts, store, [&pipeline] { pipeline.self_metrics().refresh_process(); }, ready);
     } catch (const std::exception& e) {
-        return fail(e.what());
+        return startup_error(e.what());
     }
     spdlog::info("ailog_exporter {} ({}) listening address={} telemetry_path={} inputs={}", kVersion, kRevision,
                  http->address(), o.telemetry_path, tailer.stats().files);

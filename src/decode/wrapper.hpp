@@ -76,6 +76,10 @@ private:
     template <class OnPayload, class OnSkip>
     void finish_docker(std::string_view log, std::string_view stream, std::string_view time, OnPayload& on_payload,
                        OnSkip& on_skip);
+    // A record's piece of a line on `stream`: joined, and handed on when `last`.
+    template <class OnPayload, class OnSkip>
+    void deliver(std::string_view stream, std::string_view piece, bool last, std::optional<double> time_ms,
+                 OnPayload& on_payload, OnSkip& on_skip);
     template <class OnPayload, class OnSkip>
     void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
 

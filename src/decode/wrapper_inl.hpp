@@ -88,10 +88,17 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
 template <class OnPayload, class OnSkip>
 void Unwrapper::finish_docker(std::string_view log, std::string_view stream, std::string_view time,
                               OnPayload& on_payload, OnSkip& on_skip) {
-    Partial& p = partial_for(stream);
+    // Only the last record of a split line ends in a newline.
     const bool last = !log.empty() && log.back() == '\n';
     if (last) log.remove_suffix(1);
-    switch (append(p, log, last)) {
+    deliver(stream, log, last, parse_iso8601_ms(time), on_payload, on_skip);
+}
+
+template <class OnPayload, class OnSkip>
+void Unwrapper::deliver(std::string_view stream, std::string_view piece, bool last, std::optional<double> time_ms,
+                        OnPayload& on_payload, OnSkip& on_skip) {
+    Partial& p = partial_for(stream);
+    switch (append(p, piece, last)) {
         case Step::Continue:
             return;
         case Step::Bad:
@@ -103,7 +110,7 @@ void Unwrapper::finish_docker(std::string_view log, std::string_view stream, std
         case Step::Complete:
             break;
     }
-    on_payload(finish(p, parse_iso8601_ms(time)));
+    on_payload(finish(p, time_ms));
 }
 
 // 2025-06-01T12:00:00.029000000Z stdout F {"level":30,…}
@@ -130,20 +137,7 @@ void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& o
         on_skip(SkipReason::BadWrapper);
         return;
     }
-    Partial& p = partial_for(stream);
-    switch (append(p, payload, tag[0] == 'F')) {
-        case Step::Continue:
-            return;
-        case Step::Bad:
-            on_skip(SkipReason::BadWrapper);
-            return;
-        case Step::TooLong:
-            on_skip(SkipReason::TooLong);
-            return;
-        case Step::Complete:
-            break;
-    }
-    on_payload(finish(p, time));
+    deliver(stream, payload, tag[0] == 'F', time, on_payload, on_skip);
 }
 
 }  // namespace ailog

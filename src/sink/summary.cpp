@@ -9,6 +9,7 @@
 #include <map>
 
 #include "ailog/skip_reason.hpp"
+#include "common/json_string.hpp"
 
 namespace ailog {
 namespace {
@@ -72,19 +73,9 @@ std::string json_num(double v) {
 }
 
 std::string json_str(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20) {
-            out += fmt::format("\\u{:04x}", u);
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
+    std::string out;
+    append_json_string(out, s);
+    return out;
 }
 
 }  // namespace

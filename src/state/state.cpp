@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "common/json_string.hpp"
+
 namespace ailog {
 namespace {
 
@@ -62,19 +64,7 @@ std::string base64_decode(std::string_view in) {
 }
 
 void put_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20) {
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
+    append_json_string(out, s);
 }
 
 void put_strings(std::string& out, const std::vector<std::string>& v) {
