@@ -7,6 +7,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,15 @@ def binary():
     if not path or not os.path.exists(path):
         sys.exit("AILOG_EXPORTER must point at the built binary")
     return path
+
+
+def free_port():
+    """A port free right now on 127.0.0.1 (for a peer that must listen on a known port)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def wait_until(predicate, timeout=20.0, interval=0.02, what="condition"):

@@ -5,14 +5,13 @@ durations, skip reasons), while a scraper polling throughout never sees a
 counter go down."""
 
 import os
-import socket
 import random
 import tempfile
 import threading
 import time
 import urllib.request
 
-from harness import Exporter, compare, generate, parse_exposition, run_tests, wait_until
+from harness import Exporter, compare, free_port, generate, parse_exposition, run_tests, wait_until
 
 KILLS = int(os.environ.get("AILOG_CRASH_KILLS", "20"))
 
@@ -67,13 +66,6 @@ def writer(path, data, rng, done, seconds):
             time.sleep(rng.uniform(0, 2 * pause))
     done.set()
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def crash_loop(flavour, wrapper, extra, lines, seed):

@@ -20,7 +20,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Exporter, generate, run_tests, wait_until  # noqa: E402
+from harness import ROOT, Exporter, free_port, generate, run_tests, wait_until  # noqa: E402
 
 PROM_DIR = os.path.join(ROOT, "prometheus")
 PROM_CONFIG = os.path.join(PROM_DIR, "prometheus.yml")
@@ -767,12 +766,6 @@ def rewrite_config(exporter, prometheus):
         assert text.count(old) == 1, f"prometheus.yml: expected {old!r} once"
         text = text.replace(old, new)
     return text
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Appender(threading.Thread):

@@ -11,13 +11,12 @@ import math
 import os
 import pty
 import shutil
-import socket
 import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
 
-from harness import (Exporter, binary, compare, generate, parse_exposition, run_tests, series_of, value,
+from harness import (Exporter, binary, compare, free_port, generate, parse_exposition, run_tests, series_of, value,
                      wait_until)
 
 STEP_S = 15
@@ -30,13 +29,6 @@ MID = START_MS + 1 * HOUR
 DASH = START_MS + 2 * HOUR + 30 * 60 * 1000
 CHECKPOINTS = [MID, DASH - 5 * 60 * 1000, DASH]
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def replay(*args, check=True):
