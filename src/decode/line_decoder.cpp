@@ -59,14 +59,16 @@ LineDecoder::SourceSnapshot LineDecoder::snapshot_source(int source) const {
     if (u.kind() != WrapperKind::Auto) s.wrapper = to_string(u.kind());
     s.partial_stdout = u.partial("stdout");
     s.partial_stderr = u.partial("stderr");
+    s.overlong_stdout = u.partial_overlong("stdout");
+    s.overlong_stderr = u.partial_overlong("stderr");
     return s;
 }
 
 void LineDecoder::restore_source(int source, const SourceSnapshot& s) {
     Unwrapper& u = unwrappers_[static_cast<size_t>(source)];
     u.reset(s.wrapper.empty() ? options_.wrapper : parse_wrapper_kind(s.wrapper).value_or(options_.wrapper));
-    u.set_partial("stdout", s.partial_stdout);
-    u.set_partial("stderr", s.partial_stderr);
+    u.set_partial("stdout", s.partial_stdout, s.overlong_stdout);
+    u.set_partial("stderr", s.partial_stderr, s.overlong_stderr);
 }
 
 void LineDecoder::too_long(int source) {

@@ -47,6 +47,8 @@ public:
         std::string wrapper;  // "" while undetected
         std::string partial_stdout;
         std::string partial_stderr;
+        bool overlong_stdout = false;
+        bool overlong_stderr = false;
     };
     SourceSnapshot snapshot_source(int source) const;
     void restore_source(int source, const SourceSnapshot& s);

@@ -185,10 +185,19 @@ std::string Unwrapper::partial(std::string_view stream) const {
     return p.active && !p.overflow ? std::string(p.buf.data(), p.len) : std::string();
 }
 
-void Unwrapper::set_partial(std::string_view stream, std::string_view bytes) {
+bool Unwrapper::partial_overlong(std::string_view stream) const {
+    const Partial& p = partial_for(stream);
+    return p.active && p.overflow;
+}
+
+void Unwrapper::set_partial(std::string_view stream, std::string_view bytes, bool overlong) {
     Partial& p = partial_for(stream);
     p = Partial{};
-    if (!bytes.empty()) append(p, bytes, false);
+    if (overlong) {
+        p.overflow = p.active = true;
+    } else if (!bytes.empty()) {
+        append(p, bytes, false);
+    }
 }
 
 Unwrapper::Step Unwrapper::append(Partial& p, std::string_view piece, bool last) {

@@ -49,9 +49,11 @@ public:
 
     WrapperKind kind() const { return kind_; }
     // The bytes of a split record being joined on a stream ("stdout" or
-    // "stderr"), to carry them across a restart.
+    // "stderr"), to carry them across a restart; `overlong` when it is
+    // already over the line limit (its bytes are dropped then).
     std::string partial(std::string_view stream) const;
-    void set_partial(std::string_view stream, std::string_view bytes);
+    bool partial_overlong(std::string_view stream) const;
+    void set_partial(std::string_view stream, std::string_view bytes, bool overlong);
     // Forget partial records and, in Auto mode, the detected wrapper
     // (the file was truncated or replaced).
     void reset(WrapperKind forced);

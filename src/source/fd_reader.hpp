@@ -31,6 +31,9 @@ public:
         consumed_ = offset_;
     }
     size_t pending() const { return framer_.pending(); }
+    // The bytes consumed so far end inside a line that is already counted:
+    // a reader resuming there must drop them up to the next newline.
+    bool skipping() const { return framer_.skipping(); }
     off_t offset() const { return offset_; }
     void set_offset(off_t o) { offset_ = consumed_ = o; }
     int id() const { return id_; }

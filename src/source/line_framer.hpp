@@ -45,6 +45,9 @@ public:
 
     // Bytes of an incomplete line waiting for its newline.
     size_t pending() const { return end_ - begin_; }
+    // Inside a line already dealt with (over-long, or cut by starting in the
+    // middle of a stream): what comes up to the next newline is dropped.
+    bool skipping() const { return discarding_; }
     // Drops buffered bytes; `discard_to_newline` also drops the rest of the
     // current line (used when starting to read in the middle of a file).
     void reset(bool discard_to_newline = false);

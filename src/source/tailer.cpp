@@ -115,6 +115,7 @@ struct Tailer::Retired {
     uint32_t deep_len;
     uint64_t deep_fp;
     uint64_t offset;
+    bool mid_line;  // offset is inside a line already counted
     int source;
     double since_ms;
 };
@@ -365,6 +366,7 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
             }
             if (restored != nullptr && restored->offset <= static_cast<uint64_t>(st.st_size)) {
                 offset = restored->offset;
+                mid_line = restored->mid_line;
             } else if (restored != nullptr) {
                 spdlog::warn("file {} is shorter than its saved offset; reading it from the start", c.path);
                 restored = nullptr;
@@ -380,7 +382,10 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         if (!initial && f->fp_len == kFingerprintBytes) {
             const CopyMatch m = match_copy(*f, st.st_size);
             source = m.source;
-            if (m.found) offset = m.offset;
+            if (m.found) {
+                offset = m.offset;
+                mid_line = m.mid_line;
+            }
         }
         if (source < 0) {
             source = sink_.open_source(c.path);
@@ -420,7 +425,8 @@ Tailer::CopyMatch Tailer::match_copy(File& f, off_t size) {
             if ((*it)->fp != f.fp ||
                 !content_matches(f.fd, size, kFingerprintBytes, f.fp, (*it)->deep_len, (*it)->deep_fp))
                 continue;
-            CopyMatch m{true, (*it)->source, std::min<uint64_t>((*it)->offset, static_cast<uint64_t>(size))};
+            CopyMatch m{true, (*it)->source, std::min<uint64_t>((*it)->offset, static_cast<uint64_t>(size)),
+                        (*it)->mid_line && (*it)->offset < static_cast<uint64_t>(size)};
             spdlog::info("copy of a truncated file found file={} offset={}", f.path, m.offset);
             retired_.erase(it);
             return m;
@@ -436,7 +442,7 @@ Tailer::CopyMatch Tailer::match_copy(File& f, off_t size) {
                 same_prefix(f.fd, other->fd, std::min<size_t>(static_cast<size_t>(size), kDeepFingerprintBytes))) {
                 f.parked_copy_of = other.get();
                 spdlog::info("copy of a followed file found file={} original={}", f.path, other->path);
-                return {true, -1, static_cast<uint64_t>(size)};
+                return {true, -1, static_cast<uint64_t>(size), false};
             }
             // The original no longer holds them: it was truncated in the
             // meantime (copytruncate), which is the next thing to notice.
@@ -466,10 +472,11 @@ void Tailer::handle_truncation(File& f) {
         const uint64_t offset = std::min<uint64_t>(committed, static_cast<uint64_t>(st.st_size));
         lseek(copy->fd, static_cast<off_t>(offset), SEEK_SET);
         copy->reader.set_offset(static_cast<off_t>(offset));
+        if (f.reader.skipping() && offset == committed) copy->reader.start_mid_line();
         copy->dirty = true;
     } else if (f.fp_len == kFingerprintBytes) {
         retired_.push_back(
-            std::make_unique<Retired>(Retired{f.fp, f.deep_len, f.deep_fp, committed, f.reader.id(), now_ms()}));
+            std::make_unique<Retired>(Retired{f.fp, f.deep_len, f.deep_fp, committed, f.reader.skipping(), f.reader.id(), now_ms()}));
     } else {
         sink_.close_source(f.reader.id());
     }
@@ -623,6 +630,7 @@ std::vector<FilePosition> Tailer::positions() const {
         p.deep_fingerprint = f->deep_fp;
         // A parked copy's bytes are still in its original: nothing to read.
         p.offset = static_cast<uint64_t>(f->reader.offset()) - f->reader.pending();
+        p.mid_line = f->reader.skipping();
         p.source = f->reader.id();
         out.push_back(std::move(p));
     }

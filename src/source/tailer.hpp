@@ -53,6 +53,7 @@ struct FilePosition {
     uint32_t deep_len = 0;  // a longer fingerprint, once the file is longer than 256 bytes
     uint64_t deep_fingerprint = 0;
     uint64_t offset = 0;  // bytes of complete lines consumed
+    bool mid_line = false;  // offset is inside a line already counted (over-long)
     int source = -1;      // the sink's source id (when saving)
 };
 
@@ -116,6 +117,7 @@ private:
         bool found = false;
         int source = -1;      // the stream it continues (-1: none)
         uint64_t offset = 0;  // where to start reading it
+        bool mid_line = false;  // ... dropping bytes up to the next newline
     };
     // Whether a new file is the copy of a followed file (copytruncate).
     CopyMatch match_copy(File& f, off_t size);

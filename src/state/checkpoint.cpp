@@ -56,10 +56,13 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         f.deep_len = p.deep_len;
         f.deep_fingerprint = p.deep_fingerprint;
         f.offset = p.offset;
+        f.mid_line = p.mid_line;
         const auto snap = pipeline.decoder().snapshot_source(p.source);
         f.wrapper = snap.wrapper;
         f.partial_stdout = snap.partial_stdout;
         f.partial_stderr = snap.partial_stderr;
+        f.overlong_stdout = snap.overlong_stdout;
+        f.overlong_stderr = snap.overlong_stderr;
         s.files.push_back(std::move(f));
     }
     // Only the pipeline thread creates series, and this is it: no lock needed.

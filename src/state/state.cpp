@@ -102,6 +102,12 @@ uint64_t get_hex(const element& e) {
         throw StateError(fmt::format("bad hex number {}", s));
     return std::stoull(s, nullptr, 16);
 }
+// An optional boolean member: false when absent (files written before it existed).
+bool get_flag(const element& obj, const char* key) {
+    element e;
+    if (obj[key].get(e)) return false;
+    return bool(e);
+}
 std::vector<std::string> get_strings(const element& e) {
     std::vector<std::string> v;
     for (element x : array(e)) v.push_back(get_str(x));
@@ -127,14 +133,16 @@ std::string serialize_state(const State& s) {
         put_string(out, f.path);
         fmt::format_to(std::back_inserter(out),
                        ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"deep_len\":{},"
-                       "\"deep_fingerprint\":\"{:x}\",\"offset\":{},\"wrapper\":",
-                       f.dev, f.ino, f.fingerprint_len, f.fingerprint, f.deep_len, f.deep_fingerprint, f.offset);
+                       "\"deep_fingerprint\":\"{:x}\",\"offset\":{},\"mid_line\":{},\"wrapper\":",
+                       f.dev, f.ino, f.fingerprint_len, f.fingerprint, f.deep_len, f.deep_fingerprint, f.offset,
+                       f.mid_line);
         put_string(out, f.wrapper);
         out += ",\"partial_stdout\":";
         put_string(out, base64_encode(f.partial_stdout));
         out += ",\"partial_stderr\":";
         put_string(out, base64_encode(f.partial_stderr));
-        out += '}';
+        fmt::format_to(std::back_inserter(out), ",\"overlong_stdout\":{},\"overlong_stderr\":{}}}",
+                       f.overlong_stdout, f.overlong_stderr);
     }
 
     out += "],\n\"families\":[";
@@ -209,6 +217,9 @@ State parse_state(std::string_view json) {
             f.wrapper = get_str(fe["wrapper"]);
             f.partial_stdout = base64_decode(std::string_view(fe["partial_stdout"]));
             f.partial_stderr = base64_decode(std::string_view(fe["partial_stderr"]));
+            f.mid_line = get_flag(fe, "mid_line");
+            f.overlong_stdout = get_flag(fe, "overlong_stdout");
+            f.overlong_stderr = get_flag(fe, "overlong_stderr");
             s.files.push_back(std::move(f));
         }
         for (element fame : array(top["families"])) {

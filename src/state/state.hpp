@@ -24,9 +24,12 @@ struct FileState {
     uint32_t deep_len = 0;  // fingerprint of up to the first 64 KiB
     uint64_t deep_fingerprint = 0;
     uint64_t offset = 0;         // bytes fully consumed (complete lines)
+    bool mid_line = false;       // offset is inside a line already counted (over-long)
     std::string wrapper;         // detected wrapper ("" while undetected)
     std::string partial_stdout;  // raw bytes of a split record being joined
     std::string partial_stderr;
+    bool overlong_stdout = false;  // the record being joined is over the line limit
+    bool overlong_stderr = false;
 };
 
 struct SeriesState {

@@ -158,3 +158,23 @@ TEST_CASE("Docker's own record shape is read directly, exactly as the JSON path 
     CHECK_FALSE(parse_docker_record(R"({"log":"x","stream":"stdout","time":"t"} trailing)", log, stream, time));
     CHECK_FALSE(parse_docker_record(R"({"log":"unterminated)", log, stream, time));
 }
+
+TEST_CASE("a partial record carried across a restart, joined or already over the limit") {
+    Feeder before(WrapperKind::Cri, 40);
+    before("2025-06-01T12:00:00.030000000Z stdout P {\"msg\":");
+    before("2025-06-01T12:00:00.030000000Z stderr P " + std::string(30, 'e'));
+    before("2025-06-01T12:00:00.030000000Z stderr P " + std::string(30, 'e'));
+    CHECK(before.unwrapper.partial("stdout") == "{\"msg\":");
+    CHECK_FALSE(before.unwrapper.partial_overlong("stdout"));
+    CHECK(before.unwrapper.partial("stderr").empty());
+    CHECK(before.unwrapper.partial_overlong("stderr"));
+
+    Feeder after(WrapperKind::Cri, 40);
+    for (const char* stream : {"stdout", "stderr"})
+        after.unwrapper.set_partial(stream, before.unwrapper.partial(stream),
+                                    before.unwrapper.partial_overlong(stream));
+    after("2025-06-01T12:00:00.031000000Z stderr F tail");
+    after("2025-06-01T12:00:00.031000000Z stdout F \"x\"}");
+    CHECK(after.out.skips == std::vector<SkipReason>{SkipReason::TooLong});
+    CHECK(after.out.payloads == std::vector<std::string>{"{\"msg\":\"x\"}"});
+}

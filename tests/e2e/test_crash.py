@@ -11,7 +11,8 @@ import threading
 import time
 import urllib.request
 
-from harness import Exporter, compare, free_port, generate, parse_exposition, run_tests, wait_until
+from harness import (Exporter, compare, free_port, generate, parse_exposition, run_tests, series_of, value,
+                     wait_until)
 
 KILLS = int(os.environ.get("AILOG_CRASH_KILLS", "20"))
 
@@ -120,6 +121,81 @@ def crash_loop(flavour, wrapper, extra, lines, seed):
     assert instances == kills >= KILLS
 
 
+def crash_after_commit(args, reached):
+    """Runs the exporter until reached(samples) holds and two more state
+    commits have followed, then kills it with SIGKILL."""
+    e = Exporter(args)
+    try:
+        wait_until(lambda: reached(e.samples()), what="the situation to crash in")
+        writes = value(e.samples(), "ailog_exporter_state_writes_total")
+        wait_until(lambda: value(e.samples(), "ailog_exporter_state_writes_total") >= writes + 2,
+                   what="two state commits")
+    finally:
+        e.proc.kill()
+        e.proc.wait()
+        e.stop()
+
+
+def skipped(samples):
+    return {dict(k[1])["reason"]: v for k, v in samples.items()
+            if k[0] == "ailog_exporter_lines_skipped_total" and v}
+
+
+def crash_inside_a_line(first, rest, extra_args, lines_before, lines_after, skips_after, bytes_after=None):
+    """Writes `first`, crashes the exporter once it has read it and committed,
+    appends `rest`, and checks the restarted exporter's line and byte counts."""
+    tmp = tempfile.mkdtemp(prefix="ailog-crash-")
+    path = os.path.join(tmp, "app.log")
+    with open(path, "wb") as f:
+        f.write(first)
+    args = ["--state.file", os.path.join(tmp, "state.json"), "--state.interval", "50ms"] + extra_args + [path]
+    crash_after_commit(args, lambda s: value(s, "ailog_exporter_lines_read_total") == lines_before)
+    with open(path, "ab") as f:
+        f.write(rest)
+    with Exporter(args) as e:
+        e.wait_for_lines(lines_after)
+        want_bytes = len(first) + len(rest) if bytes_after is None else bytes_after
+        wait_until(lambda: value(e.samples(), "ailog_exporter_bytes_read_total") == want_bytes,
+                   what=f"{want_bytes} bytes read")
+        samples = e.samples()
+        got = value(samples, "ailog_exporter_lines_read_total")
+        assert got == lines_after, f"{got} lines read, want {lines_after}"
+        assert skipped(samples) == skips_after, skipped(samples)
+        assert not series_of(samples, "ailog_exporter_entries_total") or \
+            not any(series_of(samples, "ailog_exporter_entries_total").values()), "an entry was counted"
+
+
+def test_kill9_inside_an_over_long_line():
+    # The over-long line is counted when it passes the limit; its tail, read
+    # after the restart, is part of it and not a line of its own.
+    crash_inside_a_line(b"noise one\n" + b"x" * 3000, b"y" * 500 + b"\nnoise two\n",
+                        ["--start-at", "beginning", "--max-line-bytes", "1000"],
+                        2, 3, {"not_json": 2, "too_long": 1})
+
+
+def test_kill9_inside_an_over_long_cri_entry():
+    # An entry split into partial records grows over the limit before the
+    # crash; the records after the restart finish it and nothing else.
+    def record(tag, text):
+        return b"2026-11-23T10:00:00.000000000Z stdout " + tag + b" " + text + b"\n"
+    entry = ('{"level":"info","message":"executeParse - start","timestamp":"2026-11-23T10:00:00.000Z",'
+             '"requestId":"r1","capability":"parse","operation":"op","pad":"' + "p" * 1500 + '"}').encode()
+    pieces = [entry[i:i + 400] for i in range(0, len(entry), 400)]
+    first = b"".join(record(b"P", p) for p in pieces[:3])
+    rest = b"".join(record(b"P", p) for p in pieces[3:-1]) + record(b"F", pieces[-1]) + record(b"F", b"noise")
+    n = len(pieces)
+    crash_inside_a_line(first, rest, ["--start-at", "beginning", "--max-line-bytes", "1000",
+                                      "--input.wrapper", "cri"],
+                        3, n + 1, {"too_long": 1, "not_json": 1})
+
+
+def test_kill9_after_starting_at_the_end_inside_a_line():
+    # --start-at end on a file whose last line is incomplete: that line is
+    # not this exporter's to count, before or after a crash.
+    crash_inside_a_line(b"old one\nold partial", b" line\nnew one\n", ["--start-at", "end"],
+                        0, 1, {"not_json": 1}, bytes_after=len(b" line\nnew one\n"))
+
+
 def test_kill9_plain_lines():
     crash_loop("mixed", "none", [], 40000, 7)
 
@@ -130,4 +206,6 @@ def test_kill9_cri_with_split_records():
 
 
 if __name__ == "__main__":
-    run_tests([test_kill9_plain_lines, test_kill9_cri_with_split_records])
+    run_tests([test_kill9_inside_an_over_long_line, test_kill9_inside_an_over_long_cri_entry,
+               test_kill9_after_starting_at_the_end_inside_a_line, test_kill9_plain_lines,
+               test_kill9_cri_with_split_records])

@@ -105,3 +105,19 @@ TEST_CASE("many small lines through a small buffer keep their content") {
     CHECK(c.lines[999] == "line-999");
     CHECK(c.padding_ok);
 }
+
+TEST_CASE("inside an over-long line, nothing is pending and the framer says it is skipping") {
+    LineFramer f(100, 16);
+    Collected c;
+    feed(f, "short\npart", c);
+    CHECK(f.pending() == 4);
+    CHECK_FALSE(f.skipping());
+    feed(f, std::string(200, 'x'), c);
+    CHECK(c.too_long == 1);
+    CHECK(f.pending() == 0);
+    CHECK(f.skipping());
+    feed(f, "end\nnext", c);
+    CHECK_FALSE(f.skipping());
+    CHECK(f.pending() == 4);
+    CHECK(c.too_long == 1);
+}
