@@ -22,6 +22,7 @@ struct ReplayOptions {
     CorrelationTable::Limits correlation;
     std::optional<double> from_ms;
     std::optional<double> to_ms;
+    unsigned threads = 0;  // decoding threads; 0: one per core
 };
 
 struct ReplayResult {

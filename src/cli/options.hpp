@@ -39,6 +39,7 @@ struct ReplayOptions : CommonOptions {
     std::string from;
     std::string to;
     bool quiet = false;
+    unsigned threads = 0;  // 0: one per core
 };
 
 // What main() should do after parsing.

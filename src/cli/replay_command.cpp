@@ -59,6 +59,7 @@ int run_replay(const ReplayOptions& o) {
     ailog::ReplayOptions ropts;
     ropts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
     ropts.decode.max_line_bytes = o.max_line_bytes;
+    ropts.threads = o.threads;
     ropts.correlation.max_entries = o.correlation_max_entries;
     ropts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
     const double now = clock.now_ms();

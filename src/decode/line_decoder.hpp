@@ -40,6 +40,13 @@ public:
     // One complete line of `source`: on_event(const Event&) for each entry.
     template <class OnEvent>
     void decode(int source, std::string_view line, size_t capacity, OnEvent&& on_event);
+    // The two halves of decode(), for running them on different threads:
+    // the line counted and unwrapped (stateful, in line order), then each
+    // payload decoded (stateless; any decoder of the same mapping).
+    template <class OnPayload>
+    void unwrap(int source, std::string_view line, size_t capacity, OnPayload&& on_payload);
+    template <class OnEvent>
+    void decode_payload(int source, const Payload& p, OnEvent&& on_event);
     void too_long(int source);
     void reset_source(int source);
 
@@ -70,27 +77,34 @@ private:
     std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> suppressed_{};
 };
 
-template <class OnEvent>
-void LineDecoder::decode(int source, std::string_view line, size_t capacity, OnEvent&& on_event) {
+template <class OnPayload>
+void LineDecoder::unwrap(int source, std::string_view line, size_t capacity, OnPayload&& on_payload) {
     ++stats_.lines;
     auto on_skip = [&](SkipReason r) { skip(source, r, line); };
-    auto on_payload = [&](const Payload& p) {
-        if (auto reason = decoder_.decode(p.text, p.capacity, event_)) {
-            skip(source, *reason, p.text);
-            return;
-        }
-        if (!event_.has_time) {
-            if (p.time_ms) {
-                event_.time_ms = *p.time_ms;
-            } else {
-                ++stats_.entries_without_time;
-                if (!options_.arrival_time_fallback) return;
-                event_.time_ms = clock_.now_ms();
-            }
-        }
-        on_event(static_cast<const Event&>(event_));
-    };
     unwrappers_[static_cast<size_t>(source)].feed(wrapper_parser_, line, capacity, on_payload, on_skip);
+}
+
+template <class OnEvent>
+void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_event) {
+    if (auto reason = decoder_.decode(p.text, p.capacity, event_)) {
+        skip(source, *reason, p.text);
+        return;
+    }
+    if (!event_.has_time) {
+        if (p.time_ms) {
+            event_.time_ms = *p.time_ms;
+        } else {
+            ++stats_.entries_without_time;
+            if (!options_.arrival_time_fallback) return;
+            event_.time_ms = clock_.now_ms();
+        }
+    }
+    on_event(static_cast<const Event&>(event_));
+}
+
+template <class OnEvent>
+void LineDecoder::decode(int source, std::string_view line, size_t capacity, OnEvent&& on_event) {
+    unwrap(source, line, capacity, [&](const Payload& p) { decode_payload(source, p, on_event); });
 }
 
 }  // namespace ailog

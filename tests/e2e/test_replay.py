@@ -253,6 +253,30 @@ def test_parallel_streams_equal_one_stream():
     assert not problems, "\n".join(problems[:20])
 
 
+def test_decoding_threads_change_nothing():
+    """One set read on one thread and decoded on several gives every figure
+    exactly as one thread does: plain lines, Docker and CRI with split and
+    over-long entries, across a rotated set with .gz files."""
+    for wrapper, seed in (("none", 41), ("docker", 42), ("cri", 43)):
+        tmp = tempfile.mkdtemp(prefix="ailog-replay-")
+        corpus = os.path.join(tmp, "corpus.log")
+        expected = generate(corpus, corpus + ".json", "--flavour", "mixed", "--wrapper", wrapper, "--seed", seed,
+                            "--lines", 20000, "--hostile", "--long-entries", "0.03", "--max-line-bytes", 8192)
+        sets = os.path.join(tmp, "set")
+        os.mkdir(sets)
+        split_rotated(corpus, sets)
+        runs = {}
+        for threads in (1, 2, 3, 0):
+            out = replay("--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 8192,
+                         "--threads", threads, sets).stdout.decode()
+            samples = parse_exposition(out)
+            problems = compare(samples, expected)
+            assert not problems, f"{wrapper}, --threads {threads}:\n" + "\n".join(problems[:20])
+            runs[threads] = {k: v for k, v in samples.items() if not k[0].startswith("process_")}
+        for threads, samples in runs.items():
+            assert samples == runs[1], f"{wrapper}: --threads {threads} differs from --threads 1"
+
+
 def test_summary_json_and_table():
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
     path = os.path.join(tmp, "app.log")
@@ -340,7 +364,7 @@ def test_bad_arguments_exit_2():
 
 
 if __name__ == "__main__":
-    run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve,
+    run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve, test_decoding_threads_change_nothing,
                test_parallel_streams_equal_one_stream, test_summary_json_and_table,
                test_time_window, test_entries_without_timestamp_are_counted_and_skipped,
                test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2])

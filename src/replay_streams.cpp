@@ -1,0 +1,431 @@
+// Replay streams: one rotated set's entries, decoded on the caller's thread,
+// on a thread of their own, or on several.
+#include "replay_streams.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ailog {
+namespace {
+
+// Decoded entries handed between threads, packed by column: only the
+// mapping's fields are copied, their strings into one arena.
+class EventBatch {
+public:
+    explicit EventBatch(size_t nfields) : nfields_(nfields) {}
+
+    size_t size() const { return kinds_.size(); }
+    void clear() {
+        kinds_.clear();
+        times_.clear();
+        fields_.clear();
+        offsets_.clear();
+        arena_.clear();
+    }
+    void append(const Event& e) {
+        kinds_.push_back(e.kind);
+        times_.push_back(e.time_ms);
+        for (size_t i = 0; i < nfields_; ++i) {
+            fields_.push_back(e.fields[i]);
+            offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+            if (e.fields[i].present) arena_.append(e.fields[i].str);
+        }
+    }
+    // Points the copied strings at the batch's own bytes; once all appends are done.
+    void seal() {
+        for (size_t j = 0; j < fields_.size(); ++j) {
+            auto& f = fields_[j];
+            f.str = f.present ? std::string_view(arena_.data() + offsets_[j], f.str.size()) : std::string_view{};
+        }
+    }
+    // Entry k into `e` (strings valid while the batch is unchanged).
+    void load(size_t k, Event& e) const {
+        e.kind = kinds_[k];
+        e.time_ms = times_[k];
+        e.has_time = true;
+        std::copy_n(fields_.begin() + static_cast<std::ptrdiff_t>(k * nfields_), nfields_, e.fields.begin());
+    }
+
+private:
+    size_t nfields_;
+    std::vector<int> kinds_;
+    std::vector<double> times_;
+    std::vector<FieldValue> fields_;  // nfields_ per entry
+    std::vector<uint32_t> offsets_;   // of each field's string in arena_
+    std::string arena_;
+};
+
+void add_decoder_counts(PipelineStats& to, const PipelineStats& from) {
+    to.lines += from.lines;
+    to.entries_without_time += from.entries_without_time;
+    for (size_t r = 0; r < to.skipped.size(); ++r) to.skipped[r] += from.skipped[r];
+}
+
+// Decodes on the calling thread.
+class DirectStream final : public EntryStream {
+public:
+    DirectStream(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options,
+                 PipelineStats& stats)
+        : reader_(set, options.max_line_bytes), decoder_(mapping, clock, options, stats) {
+        source_ = decoder_.open_source(set.name);
+    }
+
+    bool advance() override {
+        std::string_view line;
+        size_t cap = 0;
+        for (;;) {
+            head = nullptr;
+            switch (reader_.next(line, cap)) {
+                case SetReader::Next::End:
+                    return false;
+                case SetReader::Next::TooLong:
+                    decoder_.too_long(source_);
+                    continue;
+                case SetReader::Next::Line:
+                    break;
+            }
+            decoder_.decode(source_, line, cap, [&](const Event& e) { head = &e; });
+            if (head != nullptr) return true;
+        }
+    }
+    uint64_t disk_bytes_done() const override { return reader_.disk_bytes_done(); }
+    void add_totals(PipelineStats& stats) const override {
+        stats.bytes += reader_.bytes_read();
+        stats.read_errors += reader_.read_errors();
+    }
+
+private:
+    SetReader reader_;
+    LineDecoder decoder_;
+    int source_ = -1;
+};
+
+// Decodes on a thread of its own, handing entries over in batches.
+class ThreadedStream final : public EntryStream {
+public:
+    ThreadedStream(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options)
+        : reader_(set, options.max_line_bytes), decoder_(mapping, clock, options, stats_) {
+        source_ = decoder_.open_source(set.name);
+        for (int i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<EventBatch>(mapping.fields.size()));
+        worker_ = std::thread([this] { work(); });
+    }
+    ~ThreadedStream() override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        worker_.join();
+    }
+
+    bool advance() override {
+        if (current_ && ++pos_ < current_->size()) {
+            current_->load(pos_, event_);
+            return true;
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (current_) free_.push_back(std::move(current_));
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !full_.empty() || done_; });
+        if (full_.empty()) {
+            head = nullptr;
+            return false;
+        }
+        current_ = std::move(full_.front());
+        full_.pop_front();
+        pos_ = 0;
+        current_->load(0, event_);
+        head = &event_;
+        return true;
+    }
+    uint64_t disk_bytes_done() const override { return progress_.load(std::memory_order_relaxed); }
+    void add_totals(PipelineStats& stats) const override {
+        // The worker has finished: its counts are final.
+        add_decoder_counts(stats, stats_);
+        stats.bytes += reader_.bytes_read();
+        stats.read_errors += reader_.read_errors();
+    }
+
+private:
+    static constexpr int kBatches = 3;
+    static constexpr size_t kBatchEvents = 4096;
+
+    std::unique_ptr<EventBatch> take_free() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
+        if (stopping_) return nullptr;
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        b->clear();
+        return b;
+    }
+    void hand_over(std::unique_ptr<EventBatch> b) {
+        b->seal();
+        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            full_.push_back(std::move(b));
+        }
+        cv_.notify_all();
+    }
+    void work() {
+        auto batch = take_free();
+        std::string_view line;
+        size_t cap = 0;
+        while (batch) {
+            const auto r = reader_.next(line, cap);
+            if (r == SetReader::Next::End) break;
+            if (r == SetReader::Next::TooLong) {
+                decoder_.too_long(source_);
+                continue;
+            }
+            decoder_.decode(source_, line, cap, [&](const Event& e) { batch->append(e); });
+            if (batch->size() >= kBatchEvents) {
+                hand_over(std::move(batch));
+                batch = take_free();
+            }
+        }
+        if (batch && batch->size() > 0) hand_over(std::move(batch));
+        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_ = true;
+        cv_.notify_all();
+    }
+
+    PipelineStats stats_;
+    SetReader reader_;
+    LineDecoder decoder_;
+    int source_ = -1;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<EventBatch>> full_;
+    std::vector<std::unique_ptr<EventBatch>> free_;
+    std::unique_ptr<EventBatch> current_;
+    size_t pos_ = 0;
+    Event event_;  // the head, unpacked from current_
+    bool done_ = false;
+    bool stopping_ = false;
+    std::atomic<uint64_t> progress_{0};
+    std::thread worker_;
+};
+
+// One thread reads and unwraps the set (framing, Docker/CRI joining: the
+// parts that depend on the lines before), copying the payloads into chunks;
+// worker threads decode the chunks' JSON, whichever chunk is next; the
+// caller takes the chunks back in file order.
+class ParallelStream final : public EntryStream {
+public:
+    ParallelStream(unsigned workers, const RotatedSet& set, const Mapping& mapping, const Clock& clock,
+                   const DecodeOptions& options)
+        : reader_(set, options.max_line_bytes), unwrapper_(mapping, clock, options, reader_stats_) {
+        source_ = unwrapper_.open_source(set.name);
+        // Workers see payloads only: no wrapper of their own.
+        DecodeOptions payload_options = options;
+        payload_options.wrapper = WrapperKind::None;
+        for (unsigned w = 0; w < workers; ++w) {
+            auto worker = std::make_unique<Worker>();
+            worker->decoder = std::make_unique<LineDecoder>(mapping, clock, payload_options, worker->stats);
+            worker->source = worker->decoder->open_source(set.name);
+            workers_.push_back(std::move(worker));
+        }
+        // Enough chunks for the reader, every worker and the caller, and one spare each.
+        for (unsigned i = 0; i < 2 * workers + 2; ++i) {
+            chunks_.push_back(std::make_unique<Chunk>(mapping.fields.size()));
+            free_.push_back(chunks_.back().get());
+        }
+        reader_thread_ = std::thread([this] { read(); });
+        for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { decode(*wp); });
+    }
+    ~ParallelStream() override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        reader_thread_.join();
+        for (auto& w : workers_) w->thread.join();
+    }
+
+    bool advance() override {
+        if (current_ != nullptr && ++pos_ < current_->events.size()) {
+            current_->events.load(pos_, event_);
+            return true;
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            if (current_ != nullptr) {
+                free_.push_back(current_);
+                current_ = nullptr;
+                cv_.notify_all();
+            }
+            cv_.wait(lock, [&] { return decoded_.count(next_seq_) > 0 || (read_done_ && next_seq_ == chunks_made_); });
+            auto it = decoded_.find(next_seq_);
+            if (it == decoded_.end()) {
+                head = nullptr;
+                return false;
+            }
+            current_ = it->second;
+            decoded_.erase(it);
+            ++next_seq_;
+            if (current_->events.size() == 0) continue;
+            pos_ = 0;
+            current_->events.load(0, event_);
+            head = &event_;
+            return true;
+        }
+    }
+    uint64_t disk_bytes_done() const override { return progress_.load(std::memory_order_relaxed); }
+    void add_totals(PipelineStats& stats) const override {
+        add_decoder_counts(stats, reader_stats_);
+        for (const auto& w : workers_) add_decoder_counts(stats, w->stats);
+        stats.bytes += reader_.bytes_read();
+        stats.read_errors += reader_.read_errors();
+    }
+
+private:
+    static constexpr size_t kChunkBytes = 256 * 1024;
+    static constexpr size_t kChunkPayloads = 2048;
+
+    struct PayloadRef {
+        size_t offset;
+        size_t size;
+        std::optional<double> time_ms;  // the wrapper's
+    };
+    struct Chunk {
+        explicit Chunk(size_t nfields) : events(nfields) {}
+        uint64_t seq = 0;
+        std::vector<char> bytes;  // payloads, each followed by '\n'; padding at the end
+        std::vector<PayloadRef> payloads;
+        EventBatch events;
+    };
+    struct Worker {
+        PipelineStats stats;
+        std::unique_ptr<LineDecoder> decoder;
+        int source = -1;
+        std::thread thread;
+    };
+
+    Chunk* take_free() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
+        if (stopping_) return nullptr;
+        Chunk* c = free_.back();
+        free_.pop_back();
+        c->bytes.clear();
+        c->payloads.clear();
+        c->events.clear();
+        return c;
+    }
+    void hand_to_workers(Chunk* c) {
+        // simdjson reads up to SIMDJSON_PADDING bytes past a document.
+        c->bytes.insert(c->bytes.end(), kLinePadding, '\n');
+        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            c->seq = chunks_made_++;
+            to_decode_.push_back(c);
+        }
+        cv_.notify_all();
+    }
+    void read() {
+        Chunk* chunk = take_free();
+        std::string_view line;
+        size_t cap = 0;
+        auto add = [&](const Payload& p) {
+            chunk->payloads.push_back({chunk->bytes.size(), p.text.size(), p.time_ms});
+            chunk->bytes.insert(chunk->bytes.end(), p.text.begin(), p.text.end());
+            chunk->bytes.push_back('\n');  // the byte after a document must not be '}'
+        };
+        while (chunk != nullptr) {
+            const auto r = reader_.next(line, cap);
+            if (r == SetReader::Next::End) break;
+            if (r == SetReader::Next::TooLong) {
+                unwrapper_.too_long(source_);
+                continue;
+            }
+            unwrapper_.unwrap(source_, line, cap, add);
+            if (chunk->bytes.size() >= kChunkBytes || chunk->payloads.size() >= kChunkPayloads) {
+                hand_to_workers(chunk);
+                chunk = take_free();
+            }
+        }
+        if (chunk != nullptr) hand_to_workers(chunk);
+        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        read_done_ = true;
+        cv_.notify_all();
+    }
+    void decode(Worker& w) {
+        for (;;) {
+            Chunk* c = nullptr;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                cv_.wait(lock, [&] { return !to_decode_.empty() || read_done_ || stopping_; });
+                if (stopping_ || to_decode_.empty()) return;
+                c = to_decode_.front();
+                to_decode_.pop_front();
+            }
+            const char* base = c->bytes.data();
+            const size_t end = c->bytes.size();
+            for (const auto& p : c->payloads) {
+                const Payload payload{std::string_view(base + p.offset, p.size), end - p.offset, p.time_ms};
+                w.decoder->decode_payload(w.source, payload, [&](const Event& e) { c->events.append(e); });
+            }
+            c->events.seal();
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                decoded_.emplace(c->seq, c);
+            }
+            cv_.notify_all();
+        }
+    }
+
+    PipelineStats reader_stats_;
+    SetReader reader_;
+    LineDecoder unwrapper_;  // counts lines and wrapper problems; decodes nothing
+    int source_ = -1;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::unique_ptr<Chunk>> chunks_;
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<Chunk*> free_;
+    std::deque<Chunk*> to_decode_;
+    std::map<uint64_t, Chunk*> decoded_;
+    uint64_t chunks_made_ = 0;
+    uint64_t next_seq_ = 0;
+    bool read_done_ = false;
+    bool stopping_ = false;
+
+    Chunk* current_ = nullptr;  // the caller's
+    size_t pos_ = 0;
+    Event event_;
+    std::atomic<uint64_t> progress_{0};
+    std::thread reader_thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<EntryStream> make_entry_stream(StreamThreads threads, unsigned workers, const RotatedSet& set,
+                                               const Mapping& mapping, const Clock& clock,
+                                               const DecodeOptions& options, PipelineStats& stats) {
+    switch (threads) {
+        case StreamThreads::Own:
+            return std::make_unique<ThreadedStream>(set, mapping, clock, options);
+        case StreamThreads::Workers:
+            return std::make_unique<ParallelStream>(std::max(workers, 1u), set, mapping, clock, options);
+        case StreamThreads::Caller:
+            break;
+    }
+    return std::make_unique<DirectStream>(set, mapping, clock, options, stats);
+}
+
+}  // namespace ailog
