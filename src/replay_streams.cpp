@@ -122,7 +122,7 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
         }
-        cv_.notify_all();
+        free_cv_.notify_all();
         worker_.join();
     }
 
@@ -132,9 +132,11 @@ public:
             return true;
         }
         std::unique_lock<std::mutex> lock(mutex_);
-        if (current_) free_.push_back(std::move(current_));
-        cv_.notify_all();
-        cv_.wait(lock, [&] { return !full_.empty() || done_; });
+        if (current_) {
+            free_.push_back(std::move(current_));
+            free_cv_.notify_one();
+        }
+        full_cv_.wait(lock, [&] { return !full_.empty() || done_; });
         if (full_.empty()) {
             head = nullptr;
             return false;
@@ -156,11 +158,11 @@ public:
 
 private:
     static constexpr int kBatches = 3;
-    static constexpr size_t kBatchEvents = 4096;
+    static constexpr size_t kBatchEvents = 16384;
 
     std::unique_ptr<EventBatch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
+        free_cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
         if (stopping_) return nullptr;
         auto b = std::move(free_.back());
         free_.pop_back();
@@ -174,7 +176,7 @@ private:
             std::lock_guard<std::mutex> lock(mutex_);
             full_.push_back(std::move(b));
         }
-        cv_.notify_all();
+        full_cv_.notify_one();
     }
     void work() {
         auto batch = take_free();
@@ -197,7 +199,7 @@ private:
         progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
         std::lock_guard<std::mutex> lock(mutex_);
         done_ = true;
-        cv_.notify_all();
+        full_cv_.notify_all();
     }
 
     PipelineStats stats_;
@@ -205,7 +207,8 @@ private:
     LineDecoder decoder_;
     int source_ = -1;
     std::mutex mutex_;
-    std::condition_variable cv_;
+    std::condition_variable free_cv_;  // the worker waits for a free batch
+    std::condition_variable full_cv_;  // the caller waits for a decoded batch
     std::deque<std::unique_ptr<EventBatch>> full_;
     std::vector<std::unique_ptr<EventBatch>> free_;
     std::unique_ptr<EventBatch> current_;
@@ -249,7 +252,8 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
         }
-        cv_.notify_all();
+        free_cv_.notify_all();
+        work_cv_.notify_all();
         reader_thread_.join();
         for (auto& w : workers_) w->thread.join();
     }
@@ -264,9 +268,9 @@ public:
             if (current_ != nullptr) {
                 free_.push_back(current_);
                 current_ = nullptr;
-                cv_.notify_all();
+                free_cv_.notify_one();
             }
-            cv_.wait(lock, [&] { return decoded_.count(next_seq_) > 0 || (read_done_ && next_seq_ == chunks_made_); });
+            done_cv_.wait(lock, [&] { return decoded_.count(next_seq_) > 0 || (read_done_ && next_seq_ == chunks_made_); });
             auto it = decoded_.find(next_seq_);
             if (it == decoded_.end()) {
                 head = nullptr;
@@ -291,8 +295,9 @@ public:
     }
 
 private:
-    static constexpr size_t kChunkBytes = 256 * 1024;
-    static constexpr size_t kChunkPayloads = 2048;
+    // Large enough that handing chunks over costs little next to decoding them.
+    static constexpr size_t kChunkBytes = 1024 * 1024;
+    static constexpr size_t kChunkPayloads = 8192;
 
     struct PayloadRef {
         size_t offset;
@@ -315,7 +320,7 @@ private:
 
     Chunk* take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
+        free_cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
         if (stopping_) return nullptr;
         Chunk* c = free_.back();
         free_.pop_back();
@@ -333,7 +338,7 @@ private:
             c->seq = chunks_made_++;
             to_decode_.push_back(c);
         }
-        cv_.notify_all();
+        work_cv_.notify_one();
     }
     void read() {
         Chunk* chunk = take_free();
@@ -361,14 +366,15 @@ private:
         progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
         std::lock_guard<std::mutex> lock(mutex_);
         read_done_ = true;
-        cv_.notify_all();
+        work_cv_.notify_all();
+        done_cv_.notify_all();
     }
     void decode(Worker& w) {
         for (;;) {
             Chunk* c = nullptr;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
-                cv_.wait(lock, [&] { return !to_decode_.empty() || read_done_ || stopping_; });
+                work_cv_.wait(lock, [&] { return !to_decode_.empty() || read_done_ || stopping_; });
                 if (stopping_ || to_decode_.empty()) return;
                 c = to_decode_.front();
                 to_decode_.pop_front();
@@ -384,7 +390,7 @@ private:
                 std::lock_guard<std::mutex> lock(mutex_);
                 decoded_.emplace(c->seq, c);
             }
-            cv_.notify_all();
+            done_cv_.notify_one();
         }
     }
 
@@ -396,7 +402,9 @@ private:
     std::vector<std::unique_ptr<Chunk>> chunks_;
 
     std::mutex mutex_;
-    std::condition_variable cv_;
+    std::condition_variable free_cv_;  // the reader waits for a free chunk
+    std::condition_variable work_cv_;  // workers wait for a chunk to decode
+    std::condition_variable done_cv_;  // the caller waits for the next chunk in order
     std::vector<Chunk*> free_;
     std::deque<Chunk*> to_decode_;
     std::map<uint64_t, Chunk*> decoded_;
