@@ -1,7 +1,12 @@
 // Unwrapper: wrapper detection and joining of split records.
 #include "decode/wrapper.hpp"
 
+#include <array>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "source/line_framer.hpp"
 
@@ -65,85 +70,132 @@ bool hex4(const char* p, uint32_t& v) {
     return true;
 }
 
-void put_utf8(std::string& out, uint32_t cp) {
+// Writes the UTF-8 encoding of `cp` at `w`; returns the end.
+char* put_utf8(char* w, uint32_t cp) {
     if (cp < 0x80) {
-        out += static_cast<char>(cp);
+        *w++ = static_cast<char>(cp);
     } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
+        *w++ = static_cast<char>(0xC0 | (cp >> 6));
+        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
     } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
+        *w++ = static_cast<char>(0xE0 | (cp >> 12));
+        *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
     } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
+        *w++ = static_cast<char>(0xF0 | (cp >> 18));
+        *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
     }
+    return w;
+}
+
+// Bytes that end a run of plain string content: '"', '\\' and control characters.
+constexpr auto kStringStop = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+}();
+
+// Copies the bytes from `q` up to the next '"', '\\' or control character
+// to `w`, advancing both. `w` may be written up to 16 bytes ahead of what is
+// kept, never further than `w` + (`end` - `q`).
+inline void copy_plain(const char*& q, char*& w, const char* end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i control_max = _mm_set1_epi8(0x1F);
+    while (end - q >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
+        const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                          _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max));
+        const int mask = _mm_movemask_epi8(stop);
+        if (mask != 0) {
+            const int n = __builtin_ctz(static_cast<unsigned>(mask));
+            q += n;
+            w += n;
+            return;
+        }
+        q += 16;
+        w += 16;
+    }
+#endif
+    while (q < end && !kStringStop[static_cast<unsigned char>(*q)]) *w++ = *q++;
 }
 
 // Unescapes the JSON string starting after its opening quote at `p`; on
-// success `p` is just past the closing quote.
+// success `p` is just past the closing quote. The result is never longer
+// than the escaped text, so it is written straight into `out`, sized once.
 bool unescape(const char*& p, const char* end, std::string& out) {
-    out.clear();
+    out.resize(static_cast<size_t>(end - p));
+    char* const begin = out.data();
+    char* w = begin;
+    auto fail = [&] {
+        out.clear();
+        return false;
+    };
     while (p < end) {
         const char* q = p;
-        while (q < end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
-        out.append(p, q);
-        if (q >= end || static_cast<unsigned char>(*q) < 0x20) return false;
+        copy_plain(q, w, end);
+        if (q >= end || static_cast<unsigned char>(*q) < 0x20) return fail();
         if (*q == '"') {
             p = q + 1;
+            out.resize(static_cast<size_t>(w - begin));
             return true;
         }
-        if (q + 1 >= end) return false;
+        if (q + 1 >= end) return fail();
+        char c;
         switch (q[1]) {
             case '"':
-                out += '"';
+                c = '"';
                 break;
             case '\\':
-                out += '\\';
+                c = '\\';
                 break;
             case '/':
-                out += '/';
+                c = '/';
                 break;
             case 'b':
-                out += '\b';
+                c = '\b';
                 break;
             case 'f':
-                out += '\f';
+                c = '\f';
                 break;
             case 'n':
-                out += '\n';
+                c = '\n';
                 break;
             case 'r':
-                out += '\r';
+                c = '\r';
                 break;
             case 't':
-                out += '\t';
+                c = '\t';
                 break;
             case 'u': {
                 uint32_t cp;
-                if (q + 6 > end || !hex4(q + 2, cp)) return false;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+                if (q + 6 > end || !hex4(q + 2, cp)) return fail();
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return fail();
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     uint32_t low;
                     if (q + 12 > end || q[6] != '\\' || q[7] != 'u' || !hex4(q + 8, low) || low < 0xDC00 ||
                         low > 0xDFFF)
-                        return false;
+                        return fail();
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
                     q += 6;
                 }
-                put_utf8(out, cp);
+                // At most 4 bytes from at least 6 escaped ones.
+                w = put_utf8(w, cp);
                 p = q + 6;
                 continue;
             }
             default:
-                return false;
+                return fail();
         }
+        *w++ = c;
         p = q + 2;
     }
-    return false;
+    return fail();
 }
 
 bool skip_literal(const char*& p, const char* end, std::string_view lit) {
