@@ -158,7 +158,7 @@ public:
 
 private:
     static constexpr int kBatches = 3;
-    static constexpr size_t kBatchEvents = 16384;
+    static constexpr size_t kBatchEvents = 4096;  // about 2 MB: three per set in memory
 
     std::unique_ptr<EventBatch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
