@@ -200,10 +200,15 @@ def check_mtail(prom_path, expected):
         got = harness.parse_exposition(f.read())
     verdicts = []
     for name, what in (("openai_api_requests_total", "requests by capability/operation/status"),
-                       ("openai_api_tokens_total", "tokens by capability/operation/type")):
+                       ("openai_api_tokens_total", "tokens by capability/operation/type"),
+                       ("openai_api_request_errors_total", "errors by capability/operation/error_type")):
         want = {frozenset(s["labels"].items()): s["value"] for s in expected["metrics"].get(name, [])}
         ok = harness.series_of(got, name) == want
         verdicts.append(f"{what}: {'OK' if ok else 'MISMATCH'}")
+    ok = (harness.series_of(got, "ailog_lines_read") == {frozenset(): expected["lines"]} and
+          harness.series_of(got, "ailog_entries_total") ==
+          {frozenset({("kind", k)}): v for k, v in expected["entries"].items() if v})
+    verdicts.append(f"lines and entries by kind: {'OK' if ok else 'MISMATCH'}")
     want = {frozenset(s["labels"].items()): s["count"] for s in expected["metrics"]["openai_api_request_duration_ms"]
             if s["labels"]["status"] == "success"}
     ok = harness.series_of(got, "openai_api_request_duration_ms_count") == want
