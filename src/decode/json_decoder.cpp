@@ -11,7 +11,7 @@ using simdjson::error_code;
 namespace od = simdjson::ondemand;
 
 JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(mapping.fields.size(), 0) {
-    nodes_.emplace_back();  // root
+    nodes_.push_back(Node{});  // root
     for (int f = 0; f < static_cast<int>(mapping.fields.size()); ++f) {
         const auto& spec = mapping.fields[static_cast<size_t>(f)];
         for (int alt = 0; alt < static_cast<int>(spec.paths.size()); ++alt) {
@@ -23,7 +23,9 @@ JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(m
                     if (nodes_[static_cast<size_t>(c)].key == key) next = c;
                 if (next < 0) {
                     next = static_cast<int>(nodes_.size());
-                    nodes_.push_back(Node{key, {}, -1, 0, 0});
+                    Node child{};
+                    child.key = key;
+                    nodes_.push_back(std::move(child));
                     nodes_[static_cast<size_t>(node)].children.push_back(next);
                 }
                 node = next;
@@ -34,6 +36,18 @@ JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(m
             leaf.alt = alt;
         }
         used_in_[static_cast<size_t>(f)] = spec.required_in;
+    }
+    for (auto& node : nodes_) {
+        node.by_first.fill(-1);
+        // Chained in reverse so that the first child comes first.
+        for (auto c = node.children.rbegin(); c != node.children.rend(); ++c) {
+            Node& child = nodes_[static_cast<size_t>(*c)];
+            // Raw keys are compared: one that needs escaping never matches.
+            if (child.key.find_first_of("\"\\") != std::string::npos) continue;
+            const auto first = static_cast<unsigned char>(child.key.empty() ? '"' : child.key[0]);
+            child.same_first = node.by_first[first];
+            node.by_first[first] = static_cast<int16_t>(*c);
+        }
     }
     // A field is read by a kind when one of that kind's rules uses it.
     auto use = [&](int field, uint32_t kinds) {
@@ -57,7 +71,7 @@ JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(m
     }
 }
 
-error_code JsonDecoder::read_leaf(od::value v, const Node& leaf) {
+error_code JsonDecoder::read_leaf(od::value& v, const Node& leaf) {
     const int f = leaf.field;
     const FieldSpec& spec = mapping_.fields[static_cast<size_t>(f)];
     FieldValue& out = ev_->fields[static_cast<size_t>(f)];
@@ -120,27 +134,28 @@ error_code JsonDecoder::read_leaf(od::value v, const Node& leaf) {
     return simdjson::SUCCESS;
 }
 
-error_code JsonDecoder::walk(od::object obj, int node_index) {
+error_code JsonDecoder::walk(od::object& obj, int node_index) {
     const Node& node = nodes_[static_cast<size_t>(node_index)];
+    // Fields and values are used where they are, by reference: copying
+    // simdjson's iterators costs more than reading most values.
     for (auto field_result : obj) {
-        od::field field;
-        if (auto e = std::move(field_result).get(field)) return e;
-        // The raw key, up to its closing quote (stage 1 checked there is
-        // one). An escaped key never equals a mapped one, which is fine.
+        if (auto e = field_result.error()) return e;
+        od::field& field = field_result.value_unsafe();
+        // The raw key, which ends at a quote (stage 1 checked there is one,
+        // and a value follows it, so reading a mapped key's length and one
+        // byte more stays inside the document). An escaped key never equals
+        // a mapped one, which is fine.
         const char* k = field.key().raw();
-        size_t len = 0;
-        while (k[len] != '"') ++len;
-        int child = -1;
-        for (int c : node.children) {
-            const std::string& want = nodes_[static_cast<size_t>(c)].key;
-            if (want.size() == len && want[0] == k[0] && std::memcmp(want.data(), k, len) == 0) {
-                child = c;
-                break;
-            }
+        int child = node.by_first[static_cast<unsigned char>(k[0])];
+        while (child >= 0) {
+            const Node& candidate = nodes_[static_cast<size_t>(child)];
+            const size_t len = candidate.key.size();
+            if (k + len < end_ && k[len] == '"' && std::memcmp(candidate.key.data(), k, len) == 0) break;
+            child = candidate.same_first;
         }
         if (child < 0) continue;  // the iterator skips the value
         const Node& cn = nodes_[static_cast<size_t>(child)];
-        od::value v = field.value();
+        od::value& v = field.value();
         if (cn.field >= 0) {
             if (auto e = read_leaf(v, cn)) return e;
             continue;
@@ -271,6 +286,7 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
     for (size_t f = 0; f < nfields; ++f) ev.fields[f].present = false;
     for (auto& m : message_alts_) m = {};
     ev_ = &ev;
+    end_ = payload.data() + capacity;
     wrong_type_ = 0;
     invalid_value_ = 0;
 

@@ -8,6 +8,8 @@
 
 #include <simdjson.h>
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +34,10 @@ private:
     struct Node {
         std::string key;
         std::vector<int> children;    // node indices
+        // Children by the first byte of their key ('"' for an empty key),
+        // then chained through same_first.
+        std::array<int16_t, 256> by_first;
+        int same_first = -1;
         int field = -1;               // leaf: field index
         int alt = 0;                  // leaf: priority among the field's paths
         uint32_t subtree_fields = 0;  // fields at or below this node
@@ -39,8 +45,8 @@ private:
     static constexpr int kMaxMessageAlts = 4;
 
     // Walks one object level; returns an error for malformed JSON.
-    simdjson::error_code walk(simdjson::ondemand::object obj, int node);
-    simdjson::error_code read_leaf(simdjson::ondemand::value v, const Node& leaf);
+    simdjson::error_code walk(simdjson::ondemand::object& obj, int node);
+    simdjson::error_code read_leaf(simdjson::ondemand::value& v, const Node& leaf);
     std::optional<SkipReason> classify_non_object(std::string_view payload, size_t capacity, char first);
     std::optional<SkipReason> classify_broken(std::string_view payload, size_t capacity, Event& ev);
     int match_kind() const;
@@ -52,6 +58,7 @@ private:
 
     // Per-line scratch.
     Event* ev_ = nullptr;
+    const char* end_ = nullptr;  // of the readable bytes
     int alt_of_[kMaxFields]{};
     std::string_view message_alts_[kMaxMessageAlts];
     // Deferred problems: they only count if the line is a mapped entry whose

@@ -104,6 +104,26 @@ TEST_CASE_FIXTURE(Fixture, "only the real message key decides, not text inside o
     CHECK(kind() == "start");
 }
 
+TEST_CASE_FIXTURE(Fixture, "only whole keys match: not their prefixes, extensions or escaped spellings") {
+    // Keys that share a first byte or a prefix with mapped ones, an empty
+    // key, and a mapped key spelled with an escape: none of them is read.
+    // The mapped keys come first, so that a decoy read by mistake would
+    // overwrite them.
+    REQUIRE_FALSE(decode(R"({"message":"executeParse - start","capability":"c","operation":"o",)"
+                         R"("":"x","m":"executeParse - failed","mess":"executeParse - failed",)"
+                         R"("messages":"executeParse - failed","msgs":"executeParse - failed",)"
+                         R"("capabilit":"no","capabilityX":"no","operationsX":"no",)"
+                         R"("oper\u0061tion":"no","\u006dessage":"executeParse - failed",)"
+                         R"("r":{"durationMs":1},"results":{"durationMs":2}})"));
+    CHECK(kind() == "start");
+    CHECK(str("capability") == "c");
+    CHECK(str("operation") == "o");
+    CHECK_FALSE(has("durationMs"));
+    // A short key at the very end of the document.
+    CHECK(decode(R"({"message":"executeParse - start","capability":"c","operation":"o","t":1})") == std::nullopt);
+    CHECK(decode(R"({"message":"executeParse - start","capability":"c","o":"o"})") == SkipReason::MissingField);
+}
+
 TEST_CASE_FIXTURE(Fixture, "winston's appended error text still matches; other suffixes do not") {
     REQUIRE_FALSE(decode(R"({"message":"executeParse - failed Request failed with status code 429",)"
                          R"("capability":"c","operation":"o"})"));
