@@ -230,9 +230,10 @@ public:
                    const DecodeOptions& options)
         : reader_(set, options.max_line_bytes), unwrapper_(mapping, clock, options, reader_stats_) {
         source_ = unwrapper_.open_source(set.name);
-        // Workers see payloads only: no wrapper of their own.
+        // Workers see payloads, and Docker records that need no state to
+        // unwrap (LineDecoder::unwrap_or_pass).
         DecodeOptions payload_options = options;
-        payload_options.wrapper = WrapperKind::None;
+        payload_options.wrapper = WrapperKind::Docker;
         for (unsigned w = 0; w < workers; ++w) {
             auto worker = std::make_unique<Worker>();
             worker->decoder = std::make_unique<LineDecoder>(mapping, clock, payload_options, worker->stats);
@@ -303,6 +304,7 @@ private:
         size_t offset;
         size_t size;
         std::optional<double> time_ms;  // the wrapper's
+        bool record;                    // a whole Docker record, still to unwrap
     };
     struct Chunk {
         explicit Chunk(size_t nfields) : events(nfields) {}
@@ -344,11 +346,13 @@ private:
         Chunk* chunk = take_free();
         std::string_view line;
         size_t cap = 0;
-        auto add = [&](const Payload& p) {
-            chunk->payloads.push_back({chunk->bytes.size(), p.text.size(), p.time_ms});
-            chunk->bytes.insert(chunk->bytes.end(), p.text.begin(), p.text.end());
+        auto add_bytes = [&](std::string_view text, std::optional<double> time_ms, bool record) {
+            chunk->payloads.push_back({chunk->bytes.size(), text.size(), time_ms, record});
+            chunk->bytes.insert(chunk->bytes.end(), text.begin(), text.end());
             chunk->bytes.push_back('\n');  // the byte after a document must not be '}'
         };
+        auto add = [&](const Payload& p) { add_bytes(p.text, p.time_ms, false); };
+        auto add_record = [&](std::string_view record) { add_bytes(record, std::nullopt, true); };
         while (chunk != nullptr) {
             const auto r = reader_.next(line, cap);
             if (r == SetReader::Next::End) break;
@@ -356,7 +360,7 @@ private:
                 unwrapper_.too_long(source_);
                 continue;
             }
-            unwrapper_.unwrap(source_, line, cap, add);
+            unwrapper_.unwrap_or_pass(source_, line, cap, add, add_record);
             if (chunk->bytes.size() >= kChunkBytes || chunk->payloads.size() >= kChunkPayloads) {
                 hand_to_workers(chunk);
                 chunk = take_free();
@@ -381,9 +385,13 @@ private:
             }
             const char* base = c->bytes.data();
             const size_t end = c->bytes.size();
+            auto keep = [&](const Event& e) { c->events.append(e); };
             for (const auto& p : c->payloads) {
-                const Payload payload{std::string_view(base + p.offset, p.size), end - p.offset, p.time_ms};
-                w.decoder->decode_payload(w.source, payload, [&](const Event& e) { c->events.append(e); });
+                const std::string_view text(base + p.offset, p.size);
+                if (p.record)
+                    w.decoder->decode_record(w.source, text, end - p.offset, keep);
+                else
+                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, p.time_ms}, keep);
             }
             c->events.seal();
             {

@@ -47,6 +47,17 @@ public:
     void unwrap(int source, std::string_view line, size_t capacity, OnPayload&& on_payload);
     template <class OnEvent>
     void decode_payload(int source, const Payload& p, OnEvent&& on_event);
+    // As unwrap(), except that a line this source can unwrap without its
+    // state (Unwrapper::self_contained) is counted and handed to
+    // on_record(std::string_view) as it is, for decode_record().
+    template <class OnPayload, class OnRecord>
+    void unwrap_or_pass(int source, std::string_view line, size_t capacity, OnPayload&& on_payload,
+                        OnRecord&& on_record);
+    // A self-contained record passed on by another decoder's
+    // unwrap_or_pass() (which counted the line): unwrapped and decoded here.
+    // This decoder's wrapper must be forced to Docker.
+    template <class OnEvent>
+    void decode_record(int source, std::string_view record, size_t capacity, OnEvent&& on_event);
     void too_long(int source);
     void reset_source(int source);
 
@@ -82,6 +93,24 @@ void LineDecoder::unwrap(int source, std::string_view line, size_t capacity, OnP
     ++stats_.lines;
     auto on_skip = [&](SkipReason r) { skip(source, r, line); };
     unwrappers_[static_cast<size_t>(source)].feed(wrapper_parser_, line, capacity, on_payload, on_skip);
+}
+
+template <class OnPayload, class OnRecord>
+void LineDecoder::unwrap_or_pass(int source, std::string_view line, size_t capacity, OnPayload&& on_payload,
+                                 OnRecord&& on_record) {
+    if (!unwrappers_[static_cast<size_t>(source)].self_contained(line)) {
+        unwrap(source, line, capacity, on_payload);
+        return;
+    }
+    ++stats_.lines;
+    on_record(line);
+}
+
+template <class OnEvent>
+void LineDecoder::decode_record(int source, std::string_view record, size_t capacity, OnEvent&& on_event) {
+    auto on_skip = [&](SkipReason r) { skip(source, r, record); };
+    unwrappers_[static_cast<size_t>(source)].feed(
+        wrapper_parser_, record, capacity, [&](const Payload& p) { decode_payload(source, p, on_event); }, on_skip);
 }
 
 template <class OnEvent>

@@ -226,6 +226,102 @@ bool parse_docker_record(std::string_view line, std::string& log, std::string_vi
     return p == end;
 }
 
+namespace {
+
+// Of a 64-byte block's backslashes, the bytes they escape (the byte after
+// each odd-length run), carrying a run that crosses into the next block in
+// `prev_escaped` (simdjson's branchless method).
+inline uint64_t escaped_bytes(uint64_t backslash, uint64_t& prev_escaped) {
+    constexpr uint64_t kEvenBits = 0x5555555555555555ULL;
+    backslash &= ~prev_escaped;
+    const uint64_t follows_escape = backslash << 1 | prev_escaped;
+    const uint64_t odd_sequence_starts = backslash & ~kEvenBits & ~follows_escape;
+    uint64_t sequences_starting_on_even_bits;
+    prev_escaped = __builtin_add_overflow(odd_sequence_starts, backslash, &sequences_starting_on_even_bits) ? 1 : 0;
+    const uint64_t invert_mask = sequences_starting_on_even_bits << 1;
+    return (kEvenBits ^ invert_mask) & follows_escape;
+}
+
+// Bit i set where block[i] == c.
+inline uint64_t byte_mask(const char* block, char c) {
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    const __m128i want = _mm_set1_epi8(c);
+    for (int i = 0; i < 4; ++i) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+        m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)))) << (16 * i);
+    }
+#else
+    for (int i = 0; i < 64; ++i) m |= static_cast<uint64_t>(block[i] == c) << i;
+#endif
+    return m;
+}
+
+// The closing quote of the JSON string whose content starts at `p`, or
+// nullptr: the first '"' not escaped by a backslash. 64 bytes at a time,
+// without a branch per escape.
+const char* string_end(const char* p, const char* end) {
+    uint64_t prev_escaped = 0;
+    char tail[64];
+    while (p < end) {
+        const char* block = p;
+        if (end - p < 64) {
+            std::memset(tail, ' ', sizeof tail);
+            std::memcpy(tail, p, static_cast<size_t>(end - p));
+            block = tail;
+        }
+        const uint64_t quotes = byte_mask(block, '"') & ~escaped_bytes(byte_mask(block, '\\'), prev_escaped);
+        if (quotes != 0) {
+            const char* q = p + __builtin_ctzll(quotes);
+            return q < end ? q : nullptr;
+        }
+        p += 64;
+    }
+    return nullptr;
+}
+
+// `line` is the last record of a Docker entry in Docker's own shape:
+// {"log":"…\n","stream":"stdout" or "stderr","time":"…"} and blanks, the
+// time without quote or backslash. Unescaping the log is left to the reader
+// of the record: whatever it finds, it finds on that stream and it ends the
+// entry.
+bool docker_last_record_shape(std::string_view line, std::string_view& stream) {
+    constexpr std::string_view kHead = "{\"log\":\"";
+    constexpr std::string_view kOut = "\\n\",\"stream\":\"stdout\",\"time\":\"";
+    constexpr std::string_view kErr = "\\n\",\"stream\":\"stderr\",\"time\":\"";
+    static_assert(kOut.size() == kErr.size());
+    if (!line.starts_with(kHead)) return false;
+    size_t n = line.size();
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t')) --n;
+    if (n < 2 || line[n - 1] != '}' || line[n - 2] != '"') return false;
+    size_t t = n - 2;  // the time's closing quote; back to its opening one
+    while (t > 0 && line[t - 1] != '"' && line[t - 1] != '\\') --t;
+    if (t < kHead.size() + kOut.size()) return false;
+    const size_t tail = t - kOut.size();  // the backslash of the final \n
+    const std::string_view candidate = line.substr(tail, kOut.size());
+    if (candidate == kOut)
+        stream = "stdout";
+    else if (candidate == kErr)
+        stream = "stderr";
+    else
+        return false;
+    // The log string is all that lies between: it ends at that quote (so
+    // the keys are exactly Docker's), and its last byte is an escaped
+    // newline.
+    if (string_end(line.data() + kHead.size(), line.data() + n) != line.data() + tail + 2) return false;
+    // That backslash escapes the n only if the run of backslashes it ends is odd.
+    size_t run = 1;
+    while (line[tail - run] == '\\') ++run;  // stops at the quote of kHead at the latest
+    return run % 2 == 1;
+}
+
+}  // namespace
+
+bool Unwrapper::self_contained(std::string_view line) const {
+    std::string_view stream;
+    return kind_ == WrapperKind::Docker && docker_last_record_shape(line, stream) && !partial_for(stream).active;
+}
+
 void Unwrapper::reset(WrapperKind forced) {
     kind_ = forced;
     stdout_ = Partial{};

@@ -48,6 +48,12 @@ public:
               OnSkip&& on_skip);
 
     WrapperKind kind() const { return kind_; }
+    // True when `line` can be unwrapped without this unwrapper's state: a
+    // Docker record in Docker's own shape, the last (or only) record of its
+    // entry, with no split record being joined on its stream. Any unwrapper
+    // forced to Docker then yields from it what this one would, and this
+    // one's state stays as it is (so the line may be fed elsewhere instead).
+    bool self_contained(std::string_view line) const;
     // The bytes of a split record being joined on a stream ("stdout" or
     // "stderr"), to carry them across a restart; `overlong` when it is
     // already over the line limit (its bytes are dropped then).

@@ -178,3 +178,66 @@ TEST_CASE("a partial record carried across a restart, joined or already over the
     CHECK(after.out.skips == std::vector<SkipReason>{SkipReason::TooLong});
     CHECK(after.out.payloads == std::vector<std::string>{"{\"msg\":\"x\"}"});
 }
+
+TEST_CASE("a self-contained Docker record unwraps the same on any Docker unwrapper") {
+    const std::string t = R"(,"time":"2025-06-01T12:00:00.029Z"})";
+    struct Case {
+        std::string line;
+        bool self_contained;
+    };
+    const Case cases[] = {
+        {R"({"log":"{\"a\":1}\n","stream":"stdout")" + t, true},
+        {R"({"log":"{\"a\":1}\r\n","stream":"stderr")" + t + " \t", true},
+        {R"({"log":"\n","stream":"stdout")" + t, true},
+        {R"({"log":"\\\n","stream":"stdout")" + t, true},         // a backslash, then the newline
+        {R"({"log":"a\\n","stream":"stdout")" + t, false},         // a backslash and an n: a split record
+        {R"({"log":"a\\\\\\n","stream":"stdout")" + t, false},     // three backslashes and an n
+        {R"({"log":"part","stream":"stdout")" + t, false},
+        {R"({"log":"x\n","stream":"stdlog")" + t, false},
+        {R"({"log":"x\n","stream":"stdout","time":"2025\"x"})", false},
+        {R"({"log":"x\n","stream":"stdout","time":"2025"}})", false},
+        {R"( {"log":"x\n","stream":"stdout")" + t, false},        // not Docker's own shape
+        {R"({"log":"bad \x escape\n","stream":"stdout")" + t, true},  // the shape holds; unwrapping rejects it
+        {R"({"log":"x\n","stream":"stdout","time":"t"})" + t, false},  // trailing bytes
+        {R"({"log":"x","other":"y\n","stream":"stdout")" + t, false},      // not Docker's keys
+        {R"({"log":"x","stream":"stderr","time":"t"} \n","stream":"stdout")" + t, false},
+        {R"({"log":"a \"quoted\" \\\"b\\\" \n","stream":"stdout")" + t, true},
+    };
+    Feeder quiet(WrapperKind::Docker);
+    Feeder joining_stderr(WrapperKind::Docker);
+    joining_stderr(R"({"log":"first part of stderr","stream":"stderr")" + t);
+    REQUIRE(joining_stderr.unwrapper.partial("stderr") == "first part of stderr");
+    for (const auto& c : cases) {
+        CAPTURE(c.line);
+        CHECK(quiet.unwrapper.self_contained(c.line) == c.self_contained);
+        const bool on_stderr = c.line.find(R"("stream":"stderr")") != std::string::npos;
+        CHECK(joining_stderr.unwrapper.self_contained(c.line) == (c.self_contained && !on_stderr));
+        if (!c.self_contained) continue;
+        // Fed to the unwrapper that judged it, or to a new one: the same outcome.
+        Feeder fresh(WrapperKind::Docker);
+        fresh(c.line);
+        const size_t before = quiet.out.payloads.size(), skips_before = quiet.out.skips.size();
+        quiet(c.line);
+        CHECK(std::vector<std::string>(quiet.out.payloads.begin() + static_cast<std::ptrdiff_t>(before),
+                                       quiet.out.payloads.end()) == fresh.out.payloads);
+        CHECK(std::vector<SkipReason>(quiet.out.skips.begin() + static_cast<std::ptrdiff_t>(skips_before),
+                                      quiet.out.skips.end()) == fresh.out.skips);
+        CHECK(fresh.out.payloads.size() + fresh.out.skips.size() == 1);
+        CHECK_FALSE(quiet.unwrapper.partial_overlong("stdout"));
+        CHECK(quiet.unwrapper.partial("stdout").empty());
+        CHECK(quiet.unwrapper.partial("stderr").empty());
+    }
+    // Escapes at every offset around the 64-byte blocks the log is scanned in:
+    // an escaped backslash before an escaped quote leaves the string open,
+    // an escaped backslash before a quote closes it.
+    for (size_t k = 0; k < 140; ++k) {
+        CAPTURE(k);
+        const std::string pad(k, 'x');
+        CHECK(quiet.unwrapper.self_contained(R"({"log":")" + pad + R"(\\\"\\\\\n","stream":"stdout")" + t));
+        CHECK_FALSE(quiet.unwrapper.self_contained(R"({"log":")" + pad + R"(\\" \n","stream":"stdout")" + t));
+        CHECK_FALSE(quiet.unwrapper.self_contained(R"({"log":")" + pad + R"(\\\\n","stream":"stdout")" + t));
+    }
+    // Only a Docker unwrapper passes records on.
+    Feeder plain(WrapperKind::None), undetected(WrapperKind::Auto), cri(WrapperKind::Cri);
+    for (Feeder* f : {&plain, &undetected, &cri}) CHECK_FALSE(f->unwrapper.self_contained(cases[0].line));
+}
