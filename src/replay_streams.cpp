@@ -69,6 +69,22 @@ void add_decoder_counts(PipelineStats& to, const PipelineStats& from) {
     for (size_t r = 0; r < to.skipped.size(); ++r) to.skipped[r] += from.skipped[r];
 }
 
+// The next line of `reader` within the line limit into `line`; the
+// over-long ones on the way are counted on `decoder`. False at the end.
+bool next_line(SetReader& reader, LineDecoder& decoder, int source, std::string_view& line, size_t& capacity) {
+    for (;;) {
+        switch (reader.next(line, capacity)) {
+            case SetReader::Next::End:
+                return false;
+            case SetReader::Next::TooLong:
+                decoder.too_long(source);
+                continue;
+            case SetReader::Next::Line:
+                return true;
+        }
+    }
+}
+
 // Decodes on the calling thread.
 class DirectStream final : public EntryStream {
 public:
@@ -81,20 +97,12 @@ public:
     bool advance() override {
         std::string_view line;
         size_t cap = 0;
-        for (;;) {
-            head = nullptr;
-            switch (reader_.next(line, cap)) {
-                case SetReader::Next::End:
-                    return false;
-                case SetReader::Next::TooLong:
-                    decoder_.too_long(source_);
-                    continue;
-                case SetReader::Next::Line:
-                    break;
-            }
+        head = nullptr;
+        while (next_line(reader_, decoder_, source_, line, cap)) {
             decoder_.decode(source_, line, cap, [&](const Event& e) { head = &e; });
             if (head != nullptr) return true;
         }
+        return false;
     }
     uint64_t disk_bytes_done() const override { return reader_.disk_bytes_done(); }
     void add_totals(PipelineStats& stats) const override {
@@ -157,8 +165,8 @@ public:
     }
 
 private:
-    static constexpr int kBatches = 3;
-    static constexpr size_t kBatchEvents = 4096;  // about 2 MB: three per set in memory
+    static constexpr int kBatches = 6;
+    static constexpr size_t kBatchEvents = 2048;  // about 1 MB: six per set in memory
 
     std::unique_ptr<EventBatch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -182,13 +190,7 @@ private:
         auto batch = take_free();
         std::string_view line;
         size_t cap = 0;
-        while (batch) {
-            const auto r = reader_.next(line, cap);
-            if (r == SetReader::Next::End) break;
-            if (r == SetReader::Next::TooLong) {
-                decoder_.too_long(source_);
-                continue;
-            }
+        while (batch && next_line(reader_, decoder_, source_, line, cap)) {
             decoder_.decode(source_, line, cap, [&](const Event& e) { batch->append(e); });
             if (batch->size() >= kBatchEvents) {
                 hand_over(std::move(batch));
@@ -353,13 +355,7 @@ private:
         };
         auto add = [&](const Payload& p) { add_bytes(p.text, p.time_ms, false); };
         auto add_record = [&](std::string_view record) { add_bytes(record, std::nullopt, true); };
-        while (chunk != nullptr) {
-            const auto r = reader_.next(line, cap);
-            if (r == SetReader::Next::End) break;
-            if (r == SetReader::Next::TooLong) {
-                unwrapper_.too_long(source_);
-                continue;
-            }
+        while (chunk != nullptr && next_line(reader_, unwrapper_, source_, line, cap)) {
             unwrapper_.unwrap_or_pass(source_, line, cap, add, add_record);
             if (chunk->bytes.size() >= kChunkBytes || chunk->payloads.size() >= kChunkPayloads) {
                 hand_to_workers(chunk);

@@ -44,17 +44,8 @@ struct TailOptions {
 };
 
 // Where a followed file is, for the state file.
-struct FilePosition {
-    std::string path;
-    uint64_t dev = 0;
-    uint64_t ino = 0;
-    uint32_t fingerprint_len = 0;
-    uint64_t fingerprint = 0;
-    uint32_t deep_len = 0;  // a longer fingerprint, once the file is longer than 256 bytes
-    uint64_t deep_fingerprint = 0;
-    uint64_t offset = 0;  // bytes of complete lines consumed
-    bool mid_line = false;  // offset is inside a line already counted (over-long)
-    int source = -1;      // the sink's source id (when saving)
+struct FilePosition : FileIdentity {
+    int source = -1;  // the sink's source id (when saving)
 };
 
 struct TailStats {

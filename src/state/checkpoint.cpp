@@ -48,15 +48,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
     s.last_entry_ms = pipeline.stats().last_entry_ms;
     for (const auto& p : positions) {
         FileState f;
-        f.path = p.path;
-        f.dev = p.dev;
-        f.ino = p.ino;
-        f.fingerprint_len = p.fingerprint_len;
-        f.fingerprint = p.fingerprint;
-        f.deep_len = p.deep_len;
-        f.deep_fingerprint = p.deep_fingerprint;
-        f.offset = p.offset;
-        f.mid_line = p.mid_line;
+        static_cast<FileIdentity&>(f) = p;
         const auto snap = pipeline.decoder().snapshot_source(p.source);
         f.wrapper = snap.wrapper;
         f.partial_stdout = snap.partial_stdout;
