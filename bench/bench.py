@@ -221,6 +221,32 @@ def check_mtail(prom_path, expected):
 
 # -- measurements ------------------------------------------------------------------------------
 
+def find_mtail(install):
+    """mtail on PATH; when missing and `install`, installed from Debian's package (as root, or through
+    sudo without a password). None, with the reason printed, when it cannot be had."""
+    path = shutil.which("mtail")
+    if path:
+        return path
+    if not install:
+        print("  mtail: not installed (and --no-install)")
+        return None
+    if not shutil.which("apt-get"):
+        print("  mtail: not installed, and there is no apt-get to install it with")
+        return None
+    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if prefix is None:
+        print("  mtail: not installed, and installing it needs root")
+        return None
+    print("  mtail: not installed; installing Debian's package (apt-get install mtail)", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mtail"]):
+        r = subprocess.run(prefix + cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"  mtail: {' '.join(cmd)} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-400:]}")
+            return None
+    return shutil.which("mtail")
+
+
 def bench_single(a, binary, log, expected, out):
     """A = exporter replay, B = mtail --one_shot, C = wc -l, interleaved."""
     print(f"\n== single-file replay: {log} ({human(expected['bytes'])}, {expected['lines']} lines), "
@@ -228,12 +254,12 @@ def bench_single(a, binary, log, expected, out):
     tmp = tempfile.mkdtemp(prefix="ailog-bench-")
     cmds = [("ailog_exporter", replay_cmd(binary, [log]), os.path.join(tmp, "exporter.prom")),
             ("ailog_exporter --threads 1", replay_cmd(binary, [log], threads=1), os.path.join(tmp, "one.prom"))]
-    mtail = shutil.which("mtail")
+    mtail = find_mtail(a.install)
     if mtail:
         cmds.append(("mtail", [mtail, "--one_shot", "--one_shot_format", "prometheus", "--emit_prog_label=false",
                                "--logtostderr", "--progs", MTAIL_PROGS, "--logs", log], os.path.join(tmp, "mtail.prom")))
     else:
-        print("  SKIPPED mtail: not installed (Debian: apt-get install mtail)")
+        print("  SKIPPED mtail (Debian: apt-get install mtail)")
     cmds.append(("wc -l", ["wc", "-l", log], None))
     run_timed(["cat", log])  # page cache warm-up
     res = interleaved(cmds, a.runs, optional=("mtail",))
@@ -578,6 +604,8 @@ def main():
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "ailog-bench"))
     ap.add_argument("--markdown", metavar="OUT.md", help="also write the summary as Markdown")
     ap.add_argument("--quick", action="store_true", help="tiny corpora, 1 run, 2 s phases (smoke test)")
+    ap.add_argument("--no-install", dest="install", action="store_false",
+                    help="never install mtail; skip it when it is not on PATH")
     a = ap.parse_args()
     if a.quick:
         a.size, a.runs, a.live_seconds, a.idle_seconds, a.render_gets = 4_000_000, 1, 2.0, 2.0, 5

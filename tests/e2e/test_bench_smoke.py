@@ -16,7 +16,7 @@ def test_bench_quick():
     tmp = tempfile.mkdtemp(prefix="ailog-bench-smoke-")
     try:
         md = os.path.join(tmp, "results.md")
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick",
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "bench.py"), "--quick", "--no-install",
                             "--cache-dir", os.path.join(tmp, "corpora"), "--markdown", md],
                            env=dict(os.environ, AILOG_EXPORTER=binary()), capture_output=True, text=True,
                            timeout=240, stdin=subprocess.DEVNULL)
