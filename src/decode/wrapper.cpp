@@ -1,13 +1,14 @@
 // Unwrapper: wrapper detection and joining of split records.
 #include "decode/wrapper.hpp"
 
-#include <array>
+#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "decode/json_unescape.hpp"
 #include "source/line_framer.hpp"
 
 namespace ailog {
@@ -53,151 +54,6 @@ WrapperKind sniff_wrapper(std::string_view line) {
 
 namespace {
 
-bool hex4(const char* p, uint32_t& v) {
-    v = 0;
-    for (int i = 0; i < 4; ++i) {
-        const char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= static_cast<uint32_t>(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= static_cast<uint32_t>(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= static_cast<uint32_t>(c - 'A' + 10);
-        else
-            return false;
-    }
-    return true;
-}
-
-// Writes the UTF-8 encoding of `cp` at `w`; returns the end.
-char* put_utf8(char* w, uint32_t cp) {
-    if (cp < 0x80) {
-        *w++ = static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        *w++ = static_cast<char>(0xC0 | (cp >> 6));
-        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *w++ = static_cast<char>(0xE0 | (cp >> 12));
-        *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        *w++ = static_cast<char>(0xF0 | (cp >> 18));
-        *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    return w;
-}
-
-// Bytes that end a run of plain string content: '"', '\\' and control characters.
-constexpr auto kStringStop = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
-    t['"'] = t['\\'] = true;
-    return t;
-}();
-
-// Copies the bytes from `q` up to the next '"', '\\' or control character
-// to `w`, advancing both. `w` may be written up to 16 bytes ahead of what is
-// kept, never further than `w` + (`end` - `q`).
-inline void copy_plain(const char*& q, char*& w, const char* end) {
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i control_max = _mm_set1_epi8(0x1F);
-    while (end - q >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(w), v);
-        const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                          _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max));
-        const int mask = _mm_movemask_epi8(stop);
-        if (mask != 0) {
-            const int n = __builtin_ctz(static_cast<unsigned>(mask));
-            q += n;
-            w += n;
-            return;
-        }
-        q += 16;
-        w += 16;
-    }
-#endif
-    while (q < end && !kStringStop[static_cast<unsigned char>(*q)]) *w++ = *q++;
-}
-
-// Unescapes the JSON string starting after its opening quote at `p`; on
-// success `p` is just past the closing quote. The result is never longer
-// than the escaped text, so it is written straight into `out`, sized once.
-bool unescape(const char*& p, const char* end, std::string& out) {
-    out.resize(static_cast<size_t>(end - p));
-    char* const begin = out.data();
-    char* w = begin;
-    auto fail = [&] {
-        out.clear();
-        return false;
-    };
-    while (p < end) {
-        const char* q = p;
-        copy_plain(q, w, end);
-        if (q >= end || static_cast<unsigned char>(*q) < 0x20) return fail();
-        if (*q == '"') {
-            p = q + 1;
-            out.resize(static_cast<size_t>(w - begin));
-            return true;
-        }
-        if (q + 1 >= end) return fail();
-        char c;
-        switch (q[1]) {
-            case '"':
-                c = '"';
-                break;
-            case '\\':
-                c = '\\';
-                break;
-            case '/':
-                c = '/';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'u': {
-                uint32_t cp;
-                if (q + 6 > end || !hex4(q + 2, cp)) return fail();
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return fail();
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    uint32_t low;
-                    if (q + 12 > end || q[6] != '\\' || q[7] != 'u' || !hex4(q + 8, low) || low < 0xDC00 ||
-                        low > 0xDFFF)
-                        return fail();
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                    q += 6;
-                }
-                // At most 4 bytes from at least 6 escaped ones.
-                w = put_utf8(w, cp);
-                p = q + 6;
-                continue;
-            }
-            default:
-                return fail();
-        }
-        *w++ = c;
-        p = q + 2;
-    }
-    return fail();
-}
-
 bool skip_literal(const char*& p, const char* end, std::string_view lit) {
     if (static_cast<size_t>(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) return false;
     p += lit.size();
@@ -206,11 +62,17 @@ bool skip_literal(const char*& p, const char* end, std::string_view lit) {
 
 }  // namespace
 
-bool parse_docker_record(std::string_view line, std::string& log, std::string_view& stream, std::string_view& time) {
+bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::string_view& log,
+                         std::string_view& stream, std::string_view& time) {
     const char* p = line.data();
     const char* end = p + line.size();
-    if (!skip_literal(p, end, "{\"log\":\"") || !unescape(p, end, log) || !skip_literal(p, end, ",\"stream\":\""))
-        return false;
+    if (!skip_literal(p, end, "{\"log\":\"")) return false;
+    const size_t room = line.size() + std::max(kUnescapeSlack, kLinePadding);
+    if (buf.size() < room) buf.resize(room);
+    const char* log_end = unescape_json_string(p, end, buf.data());
+    if (log_end == nullptr) return false;
+    log = std::string_view(buf.data(), static_cast<size_t>(log_end - buf.data()));
+    if (!skip_literal(p, end, ",\"stream\":\"")) return false;
     if (skip_literal(p, end, "stdout\""))
         stream = "stdout";
     else if (skip_literal(p, end, "stderr\""))
@@ -227,20 +89,6 @@ bool parse_docker_record(std::string_view line, std::string& log, std::string_vi
 }
 
 namespace {
-
-// Of a 64-byte block's backslashes, the bytes they escape (the byte after
-// each odd-length run), carrying a run that crosses into the next block in
-// `prev_escaped` (simdjson's branchless method).
-inline uint64_t escaped_bytes(uint64_t backslash, uint64_t& prev_escaped) {
-    constexpr uint64_t kEvenBits = 0x5555555555555555ULL;
-    backslash &= ~prev_escaped;
-    const uint64_t follows_escape = backslash << 1 | prev_escaped;
-    const uint64_t odd_sequence_starts = backslash & ~kEvenBits & ~follows_escape;
-    uint64_t sequences_starting_on_even_bits;
-    prev_escaped = __builtin_add_overflow(odd_sequence_starts, backslash, &sequences_starting_on_even_bits) ? 1 : 0;
-    const uint64_t invert_mask = sequences_starting_on_even_bits << 1;
-    return (kEvenBits ^ invert_mask) & follows_escape;
-}
 
 // Bit i set where block[i] == c.
 inline uint64_t byte_mask(const char* block, char c) {

@@ -23,9 +23,12 @@ std::optional<WrapperKind> parse_wrapper_kind(std::string_view s);
 std::string_view to_string(WrapperKind k);
 
 // A Docker json-file record in the exact shape Docker writes
-// ({"log":"…","stream":"stdout","time":"…"}): the unescaped log into `log`.
-// False for anything else, which the general JSON path then reads.
-bool parse_docker_record(std::string_view line, std::string& log, std::string_view& stream, std::string_view& time);
+// ({"log":"…","stream":"stdout","time":"…"}): the log unescaped at the start
+// of `buf` (grown as needed), which has at least kLinePadding bytes of room
+// after it; `log` views it. False for anything else, which the general JSON
+// path then reads.
+bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::string_view& log,
+                         std::string_view& stream, std::string_view& time);
 
 // Which wrapper a line is in, judged from that line alone.
 WrapperKind sniff_wrapper(std::string_view line);
@@ -71,7 +74,7 @@ private:
         bool overflow = false;  // over the line limit: dropped at the end
         bool active = false;
     };
-    enum class Step { Complete, Continue, Bad, TooLong };
+    enum class Step { Complete, Continue, TooLong };
 
     Partial& partial_for(std::string_view stream) { return stream == "stderr" ? stderr_ : stdout_; }
     const Partial& partial_for(std::string_view stream) const { return stream == "stderr" ? stderr_ : stdout_; }
@@ -81,19 +84,25 @@ private:
     template <class OnPayload, class OnSkip>
     void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload& on_payload,
                      OnSkip& on_skip);
+    // `capacity`: readable bytes from log.data(), 0 when unknown.
     template <class OnPayload, class OnSkip>
-    void finish_docker(std::string_view log, std::string_view stream, std::string_view time, OnPayload& on_payload,
-                       OnSkip& on_skip);
-    // A record's piece of a line on `stream`: joined, and handed on when `last`.
+    void finish_docker(std::string_view log, size_t capacity, std::string_view stream, std::string_view time,
+                       OnPayload& on_payload, OnSkip& on_skip);
+    // A record's piece of a line on `stream`: joined, and handed on when
+    // `last`; handed on in place when it is a whole entry that has padding
+    // room: `capacity` readable bytes from piece.data() (0 when unknown), the
+    // first of them after the piece a newline (as the one that ended a Docker
+    // log, cut off it), which keeps simdjson's look past the document off
+    // anything else.
     template <class OnPayload, class OnSkip>
-    void deliver(std::string_view stream, std::string_view piece, bool last, std::optional<double> time_ms,
-                 OnPayload& on_payload, OnSkip& on_skip);
+    void deliver(std::string_view stream, std::string_view piece, size_t capacity, bool last,
+                 std::optional<double> time_ms, OnPayload& on_payload, OnSkip& on_skip);
     template <class OnPayload, class OnSkip>
     void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
 
     WrapperKind kind_;
     size_t max_line_;
-    std::string docker_log_;  // scratch for parse_docker_record
+    std::vector<char> docker_log_;  // parse_docker_record's buffer
     Partial stdout_;
     Partial stderr_;
 };

@@ -4,6 +4,7 @@
 
 #include "decode/timestamp.hpp"
 #include "decode/wrapper.hpp"
+#include "source/line_framer.hpp"
 
 namespace ailog {
 
@@ -44,8 +45,8 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         return;
     }
     std::string_view log, stream, time;
-    if (parse_docker_record(line, docker_log_, stream, time)) {
-        finish_docker(docker_log_, stream, time, on_payload, on_skip);
+    if (parse_docker_record(line, docker_log_, log, stream, time)) {
+        finish_docker(log, docker_log_.size(), stream, time, on_payload, on_skip);
         return;
     }
     od::document doc;
@@ -82,27 +83,34 @@ void Unwrapper::feed_docker(simdjson::ondemand::parser& parser, std::string_view
         on_skip(SkipReason::BadWrapper);
         return;
     }
-    finish_docker(log, stream, time, on_payload, on_skip);
+    finish_docker(log, 0, stream, time, on_payload, on_skip);
 }
 
 template <class OnPayload, class OnSkip>
-void Unwrapper::finish_docker(std::string_view log, std::string_view stream, std::string_view time,
+void Unwrapper::finish_docker(std::string_view log, size_t capacity, std::string_view stream, std::string_view time,
                               OnPayload& on_payload, OnSkip& on_skip) {
     // Only the last record of a split line ends in a newline.
     const bool last = !log.empty() && log.back() == '\n';
     if (last) log.remove_suffix(1);
-    deliver(stream, log, last, parse_iso8601_ms(time), on_payload, on_skip);
+    deliver(stream, log, capacity, last, parse_iso8601_ms(time), on_payload, on_skip);
 }
 
 template <class OnPayload, class OnSkip>
-void Unwrapper::deliver(std::string_view stream, std::string_view piece, bool last, std::optional<double> time_ms,
-                        OnPayload& on_payload, OnSkip& on_skip) {
+void Unwrapper::deliver(std::string_view stream, std::string_view piece, size_t capacity, bool last,
+                        std::optional<double> time_ms, OnPayload& on_payload, OnSkip& on_skip) {
     Partial& p = partial_for(stream);
+    if (last && !p.active && capacity >= piece.size() + kLinePadding) {
+        // A whole entry, nothing joined: handed on without a copy.
+        if (piece.size() > max_line_) {
+            on_skip(SkipReason::TooLong);
+            return;
+        }
+        if (!piece.empty() && piece.back() == '\r') piece.remove_suffix(1);
+        on_payload(Payload{piece, capacity, time_ms});
+        return;
+    }
     switch (append(p, piece, last)) {
         case Step::Continue:
-            return;
-        case Step::Bad:
-            on_skip(SkipReason::BadWrapper);
             return;
         case Step::TooLong:
             on_skip(SkipReason::TooLong);
@@ -137,7 +145,7 @@ void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& o
         on_skip(SkipReason::BadWrapper);
         return;
     }
-    deliver(stream, payload, tag[0] == 'F', time, on_payload, on_skip);
+    deliver(stream, payload, 0, tag[0] == 'F', time, on_payload, on_skip);
 }
 
 }  // namespace ailog

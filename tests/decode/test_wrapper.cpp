@@ -82,6 +82,19 @@ TEST_CASE("docker: malformed records and an over-long joined entry") {
     CHECK(f.out.payloads == std::vector<std::string>{"ok"});
 }
 
+TEST_CASE("docker: a record holding a whole entry: the line limit, CRLF, and a stream being joined") {
+    Feeder f(WrapperKind::Docker, 10);
+    f(R"({"log":"1234567890\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"12345678901\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"1234\\678\r\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"ab","stream":"stderr","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"\"c\"\n","stream":"stdout","time":"2025-06-01T12:00:00Z"})");
+    f(R"({"log":"de\n","stream":"stderr","time":"2025-06-01T12:00:00Z"})");
+    CHECK(f.out.skips == std::vector<SkipReason>{SkipReason::TooLong});
+    CHECK(f.out.payloads == std::vector<std::string>{"1234567890", "1234\\678", "\"c\"", "abde"});
+    for (char next : f.out.next_bytes) CHECK((next == '\n' || next == '\r'));
+}
+
 TEST_CASE("cri: F records, P partials joined per stream") {
     Feeder f(WrapperKind::Auto);
     f("2025-06-01T12:00:00.029000000Z stdout F {\"level\":30}");
@@ -135,10 +148,10 @@ TEST_CASE("Docker's own record shape is read directly, exactly as the JSON path 
         R"({"log":"plain \u003cscript\u003e \u0026\r\n","stream":"stderr","time":"2025-06-01T12:00:00Z"})",
         R"({"log":"part","stream":"stdout","time":"2025-06-01T12:00:00Z"})",
     };
+    std::vector<char> buf;
     for (const auto& r : records) {
-        std::string log;
-        std::string_view stream, time;
-        REQUIRE(parse_docker_record(r, log, stream, time));
+        std::string_view log, stream, time;
+        REQUIRE(parse_docker_record(r, buf, log, stream, time));
         // The general path, on the same record with its keys in another order.
         simdjson::ondemand::parser parser;
         simdjson::padded_string padded(r);
@@ -149,14 +162,13 @@ TEST_CASE("Docker's own record shape is read directly, exactly as the JSON path 
         CHECK((stream == "stdout" || stream == "stderr"));
         CHECK(time.starts_with("2025-06-01T12:00:00"));
     }
-    std::string log;
-    std::string_view stream, time;
-    CHECK_FALSE(parse_docker_record(R"({"stream":"stdout","log":"x\n","time":"t"})", log, stream, time));
-    CHECK_FALSE(parse_docker_record(R"({"log":"x\n","stream":"stdlog","time":"t"})", log, stream, time));
-    CHECK_FALSE(parse_docker_record(R"({"log":"bad \x escape","stream":"stdout","time":"t"})", log, stream, time));
-    CHECK_FALSE(parse_docker_record(R"({"log":"lone \udc00","stream":"stdout","time":"t"})", log, stream, time));
-    CHECK_FALSE(parse_docker_record(R"({"log":"x","stream":"stdout","time":"t"} trailing)", log, stream, time));
-    CHECK_FALSE(parse_docker_record(R"({"log":"unterminated)", log, stream, time));
+    std::string_view log, stream, time;
+    CHECK_FALSE(parse_docker_record(R"({"stream":"stdout","log":"x\n","time":"t"})", buf, log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"x\n","stream":"stdlog","time":"t"})", buf, log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"bad \x escape","stream":"stdout","time":"t"})", buf, log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"lone \udc00","stream":"stdout","time":"t"})", buf, log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"x","stream":"stdout","time":"t"} trailing)", buf, log, stream, time));
+    CHECK_FALSE(parse_docker_record(R"({"log":"unterminated)", buf, log, stream, time));
 }
 
 TEST_CASE("a partial record carried across a restart, joined or already over the limit") {
