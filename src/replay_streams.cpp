@@ -353,7 +353,7 @@ private:
             chunk->bytes.insert(chunk->bytes.end(), text.begin(), text.end());
             chunk->bytes.push_back('\n');  // the byte after a document must not be '}'
         };
-        auto add = [&](const Payload& p) { add_bytes(p.text, p.time_ms, false); };
+        auto add = [&](const Payload& p) { add_bytes(p.text, p.time.value(), false); };
         auto add_record = [&](std::string_view record) { add_bytes(record, std::nullopt, true); };
         while (chunk != nullptr && next_line(reader_, unwrapper_, source_, line, cap)) {
             unwrapper_.unwrap_or_pass(source_, line, cap, add, add_record);
@@ -387,7 +387,7 @@ private:
                 if (p.record)
                     w.decoder->decode_record(w.source, text, end - p.offset, keep);
                 else
-                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, p.time_ms}, keep);
+                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, WrapperTime{p.time_ms, {}}}, keep);
             }
             c->events.seal();
             {

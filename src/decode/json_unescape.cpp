@@ -1,10 +1,12 @@
-// JSON string unescaping: a portable loop that copies plain runs 16 bytes at
-// a time and stops at each escape, and an AVX-512 one that takes 64 bytes at
-// a time whatever they hold, dropping the escaping backslashes with one
-// compress.
+// JSON strings: finding their end and unescaping them. Unescaping has a
+// portable loop that copies plain runs 16 bytes at a time and stops at each
+// escape, and an AVX-512 one that takes 64 bytes at a time whatever they
+// hold, dropping the escaping backslashes with one compress.
 #include "decode/json_unescape.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -13,6 +15,21 @@
 namespace ailog {
 
 namespace {
+
+// Of a 64-byte block's backslashes (bit i for byte i), the bytes they escape:
+// the byte after each odd-length run. A run that reaches the block's last
+// byte carries into the next block through `prev_escaped` (0 or 1, set to 0
+// before the first block). simdjson's branchless method.
+inline uint64_t escaped_bytes(uint64_t backslash, uint64_t& prev_escaped) {
+    constexpr uint64_t kEvenBits = 0x5555555555555555ULL;
+    backslash &= ~prev_escaped;
+    const uint64_t follows_escape = backslash << 1 | prev_escaped;
+    const uint64_t odd_sequence_starts = backslash & ~kEvenBits & ~follows_escape;
+    uint64_t sequences_starting_on_even_bits;
+    prev_escaped = __builtin_add_overflow(odd_sequence_starts, backslash, &sequences_starting_on_even_bits) ? 1 : 0;
+    const uint64_t invert_mask = sequences_starting_on_even_bits << 1;
+    return (kEvenBits ^ invert_mask) & follows_escape;
+}
 
 bool hex4(const char* p, uint32_t& v) {
     v = 0;
@@ -121,17 +138,57 @@ inline void copy_plain(const char*& q, char*& w, const char* end) {
     while (q < end && !kStringStop[static_cast<unsigned char>(*q)]) *w++ = *q++;
 }
 
-#if defined(__x86_64__)
-using UnescapeFn = char* (*)(const char*&, const char*, char*);
-UnescapeFn choose_unescape() {
-    return detail::have_avx512_unescape() ? detail::unescape_avx512 : detail::unescape_portable;
+// Bit i set where block[i] == c.
+inline uint64_t byte_mask(const char* block, char c) {
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    const __m128i want = _mm_set1_epi8(c);
+    for (int i = 0; i < 4; ++i) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
+        m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)))) << (16 * i);
+    }
+#else
+    for (int i = 0; i < 64; ++i) m |= static_cast<uint64_t>(block[i] == c) << i;
+#endif
+    return m;
 }
-const UnescapeFn kUnescape = choose_unescape();
+
+#if defined(__x86_64__)
+// Chosen once, for this CPU.
+struct Implementation {
+    char* (*unescape)(const char*&, const char*, char*);
+    const char* (*string_end)(const char*, const char*);
+};
+Implementation choose() {
+    if (detail::have_avx512_unescape()) return {detail::unescape_avx512, detail::string_end_avx512};
+    return {detail::unescape_portable, detail::string_end_portable};
+}
+const Implementation kImpl = choose();
 #endif
 
 }  // namespace
 
 namespace detail {
+
+const char* string_end_portable(const char* p, const char* end) {
+    uint64_t carry = 0;
+    char tail[64];
+    while (p < end) {
+        const char* block = p;
+        if (end - p < 64) {
+            std::memset(tail, ' ', sizeof tail);
+            std::memcpy(tail, p, static_cast<size_t>(end - p));
+            block = tail;
+        }
+        const uint64_t quotes = byte_mask(block, '"') & ~escaped_bytes(byte_mask(block, '\\'), carry);
+        if (quotes != 0) {
+            const char* q = p + __builtin_ctzll(quotes);
+            return q < end ? q : nullptr;
+        }
+        p += 64;
+    }
+    return nullptr;
+}
 
 char* unescape_portable(const char*& p, const char* end, char* out) {
     const char* q = p;
@@ -220,9 +277,26 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,bmi"))) ch
     }
 }
 
+__attribute__((target("avx512f,avx512bw,bmi"))) const char* string_end_avx512(const char* p, const char* end) {
+    const __m512i quote = _mm512_set1_epi8('"');
+    const __m512i backslash = _mm512_set1_epi8('\\');
+    uint64_t carry = 0;
+    while (p < end) {
+        const size_t avail = static_cast<size_t>(end - p);
+        const uint64_t valid = avail >= 64 ? ~0ULL : (1ULL << avail) - 1;
+        const __m512i v = _mm512_maskz_loadu_epi8(valid, p);  // no fault past `end`
+        const uint64_t escaped = escaped_bytes(_mm512_mask_cmpeq_epi8_mask(valid, v, backslash), carry);
+        const uint64_t quotes = _mm512_mask_cmpeq_epi8_mask(valid, v, quote) & ~escaped;
+        if (quotes != 0) return p + __builtin_ctzll(quotes);
+        p += 64;
+    }
+    return nullptr;
+}
+
 #else
 
 bool have_avx512_unescape() { return false; }
+const char* string_end_avx512(const char* p, const char* end) { return string_end_portable(p, end); }
 char* unescape_avx512(const char*& p, const char* end, char* out) { return unescape_portable(p, end, out); }
 
 #endif
@@ -231,9 +305,17 @@ char* unescape_avx512(const char*& p, const char* end, char* out) { return unesc
 
 char* unescape_json_string(const char*& p, const char* end, char* out) {
 #if defined(__x86_64__)
-    return kUnescape(p, end, out);
+    return kImpl.unescape(p, end, out);
 #else
     return detail::unescape_portable(p, end, out);
+#endif
+}
+
+const char* json_string_end(const char* p, const char* end) {
+#if defined(__x86_64__)
+    return kImpl.string_end(p, end);
+#else
+    return detail::string_end_portable(p, end);
 #endif
 }
 

@@ -120,8 +120,8 @@ void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_even
         return;
     }
     if (!event_.has_time) {
-        if (p.time_ms) {
-            event_.time_ms = *p.time_ms;
+        if (const auto wrapper_time = p.time.value()) {
+            event_.time_ms = *wrapper_time;
         } else {
             ++stats_.entries_without_time;
             if (!options_.arrival_time_fallback) return;

@@ -90,40 +90,21 @@ bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::str
 
 namespace {
 
-// Bit i set where block[i] == c.
-inline uint64_t byte_mask(const char* block, char c) {
-    uint64_t m = 0;
+// The last '"' or '\\' in [begin, end), or nullptr.
+const char* last_quote_or_backslash(const char* begin, const char* end) {
 #if defined(__SSE2__)
-    const __m128i want = _mm_set1_epi8(c);
-    for (int i = 0; i < 4; ++i) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * i));
-        m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)))) << (16 * i);
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    while (end - begin >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+        const int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        if (mask != 0) return end - 16 + (31 - __builtin_clz(static_cast<unsigned>(mask)));
+        end -= 16;
     }
-#else
-    for (int i = 0; i < 64; ++i) m |= static_cast<uint64_t>(block[i] == c) << i;
 #endif
-    return m;
-}
-
-// The closing quote of the JSON string whose content starts at `p`, or
-// nullptr: the first '"' not escaped by a backslash. 64 bytes at a time,
-// without a branch per escape.
-const char* string_end(const char* p, const char* end) {
-    uint64_t prev_escaped = 0;
-    char tail[64];
-    while (p < end) {
-        const char* block = p;
-        if (end - p < 64) {
-            std::memset(tail, ' ', sizeof tail);
-            std::memcpy(tail, p, static_cast<size_t>(end - p));
-            block = tail;
-        }
-        const uint64_t quotes = byte_mask(block, '"') & ~escaped_bytes(byte_mask(block, '\\'), prev_escaped);
-        if (quotes != 0) {
-            const char* q = p + __builtin_ctzll(quotes);
-            return q < end ? q : nullptr;
-        }
-        p += 64;
+    while (end > begin) {
+        --end;
+        if (*end == '"' || *end == '\\') return end;
     }
     return nullptr;
 }
@@ -142,8 +123,11 @@ bool docker_last_record_shape(std::string_view line, std::string_view& stream) {
     size_t n = line.size();
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t')) --n;
     if (n < 2 || line[n - 1] != '}' || line[n - 2] != '"') return false;
-    size_t t = n - 2;  // the time's closing quote; back to its opening one
-    while (t > 0 && line[t - 1] != '"' && line[t - 1] != '\\') --t;
+    // The time's closing quote is at n - 2; its opening one is the last
+    // quote (and no backslash may come between).
+    const char* open = last_quote_or_backslash(line.data(), line.data() + n - 2);
+    if (open == nullptr) return false;
+    const size_t t = static_cast<size_t>(open - line.data()) + 1;  // the time's first byte
     if (t < kHead.size() + kOut.size()) return false;
     const size_t tail = t - kOut.size();  // the backslash of the final \n
     const std::string_view candidate = line.substr(tail, kOut.size());
@@ -156,7 +140,7 @@ bool docker_last_record_shape(std::string_view line, std::string_view& stream) {
     // The log string is all that lies between: it ends at that quote (so
     // the keys are exactly Docker's), and its last byte is an escaped
     // newline.
-    if (string_end(line.data() + kHead.size(), line.data() + n) != line.data() + tail + 2) return false;
+    if (json_string_end(line.data() + kHead.size(), line.data() + n) != line.data() + tail + 2) return false;
     // That backslash escapes the n only if the run of backslashes it ends is odd.
     size_t run = 1;
     while (line[tail - run] == '\\') ++run;  // stops at the quote of kHead at the latest
@@ -217,7 +201,7 @@ Unwrapper::Step Unwrapper::append(Partial& p, std::string_view piece, bool last)
     return Step::Complete;
 }
 
-Payload Unwrapper::finish(Partial& p, std::optional<double> time_ms) {
+Payload Unwrapper::finish(Partial& p, WrapperTime time) {
     // simdjson looks at the first byte after the document (a '}' there makes
     // it re-check bracket balance); keep leftovers of longer entries out of it.
     p.buf[p.len] = '\n';
@@ -225,7 +209,7 @@ Payload Unwrapper::finish(Partial& p, std::optional<double> time_ms) {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     p.len = 0;
     p.active = false;
-    return Payload{text, p.buf.size(), time_ms};
+    return Payload{text, p.buf.size(), time};
 }
 
 }  // namespace ailog

@@ -28,7 +28,7 @@ void Unwrapper::feed(simdjson::ondemand::parser& parser, std::string_view line, 
             feed_cri(line, on_payload, on_skip);
             return;
         default:
-            on_payload(Payload{line, capacity, std::nullopt});
+            on_payload(Payload{line, capacity, {}});
             return;
     }
 }
@@ -92,12 +92,12 @@ void Unwrapper::finish_docker(std::string_view log, size_t capacity, std::string
     // Only the last record of a split line ends in a newline.
     const bool last = !log.empty() && log.back() == '\n';
     if (last) log.remove_suffix(1);
-    deliver(stream, log, capacity, last, parse_iso8601_ms(time), on_payload, on_skip);
+    deliver(stream, log, capacity, last, WrapperTime{std::nullopt, time}, on_payload, on_skip);
 }
 
 template <class OnPayload, class OnSkip>
 void Unwrapper::deliver(std::string_view stream, std::string_view piece, size_t capacity, bool last,
-                        std::optional<double> time_ms, OnPayload& on_payload, OnSkip& on_skip) {
+                        WrapperTime time, OnPayload& on_payload, OnSkip& on_skip) {
     Partial& p = partial_for(stream);
     if (last && !p.active && capacity >= piece.size() + kLinePadding) {
         // A whole entry, nothing joined: handed on without a copy.
@@ -106,7 +106,7 @@ void Unwrapper::deliver(std::string_view stream, std::string_view piece, size_t 
             return;
         }
         if (!piece.empty() && piece.back() == '\r') piece.remove_suffix(1);
-        on_payload(Payload{piece, capacity, time_ms});
+        on_payload(Payload{piece, capacity, time});
         return;
     }
     switch (append(p, piece, last)) {
@@ -118,7 +118,7 @@ void Unwrapper::deliver(std::string_view stream, std::string_view piece, size_t 
         case Step::Complete:
             break;
     }
-    on_payload(finish(p, time_ms));
+    on_payload(finish(p, time));
 }
 
 // 2025-06-01T12:00:00.029000000Z stdout F {"level":30,…}
@@ -145,7 +145,7 @@ void Unwrapper::feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& o
         on_skip(SkipReason::BadWrapper);
         return;
     }
-    deliver(stream, payload, 0, tag[0] == 'F', time, on_payload, on_skip);
+    deliver(stream, payload, 0, tag[0] == 'F', WrapperTime{time, {}}, on_payload, on_skip);
 }
 
 }  // namespace ailog

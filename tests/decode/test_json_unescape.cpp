@@ -123,6 +123,11 @@ TEST_CASE("unescaping: the vector implementation gives exactly what the portable
         const Outcome portable = run(detail::unescape_portable, input);
         const Outcome vector = run(detail::unescape_avx512, input);
         REQUIRE(portable == vector);
+        const char* const in_end = input.data() + input.size();
+        const char* const end = detail::string_end_portable(input.data(), in_end);
+        REQUIRE(end == detail::string_end_avx512(input.data(), in_end));
+        // Where the string is valid, its end is where unescaping stopped.
+        if (portable.text) CHECK(end == input.data() + portable.consumed - 1);
         if (valid && i % 17 != 0) {
             REQUIRE(portable.text.has_value());
             CHECK(portable.text == simdjson_reading(content));
@@ -142,6 +147,11 @@ TEST_CASE("unescaping: every offset of an escape around the 64-byte block edges"
                 CHECK(o.consumed == content.size() + 1);
                 // The same string cut just before its closing quote has none.
                 CHECK_FALSE(run(fn, content).text.has_value());
+                const std::string input = content + "\"}";
+                for (auto string_end : {detail::string_end_portable, json_string_end}) {
+                    CHECK(string_end(input.data(), input.data() + input.size()) == input.data() + content.size());
+                    CHECK(string_end(content.data(), content.data() + content.size()) == nullptr);
+                }
             }
         }
     }

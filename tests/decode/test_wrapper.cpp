@@ -27,7 +27,7 @@ struct Feeder {
                 CHECK(pl.capacity >= pl.text.size() + simdjson::SIMDJSON_PADDING);
                 out.payloads.emplace_back(pl.text);
                 out.next_bytes.push_back(pl.text.data()[pl.text.size()]);
-                out.times.push_back(pl.time_ms);
+                out.times.push_back(pl.time.value());
             },
             [&](SkipReason r) { out.skips.push_back(r); });
     }

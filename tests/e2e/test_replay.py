@@ -333,6 +333,28 @@ def test_entries_without_timestamp_are_counted_and_skipped():
     assert s["lines"]["without_timestamp"] == 1 and s["total"]["requests"] == 1
 
 
+def test_wrapper_time_stands_in_for_a_missing_timestamp():
+    # An entry without a time of its own takes its Docker or CRI record's;
+    # one with its own keeps it.
+    succeeded = '{"message":"executeParse - succeeded","capability":"c","operation":"o","result":{"durationMs":5}'
+    own = succeeded + ',"timestamp":"2025-06-01T09:00:00Z"}'
+    escape = lambda payload: json.dumps(payload + "\n")
+    wrapped = {
+        "docker.log": [f'{{"log":{escape(succeeded + "}")},"stream":"stdout","time":"2025-06-01T10:00:00.5Z"}}',
+                       f'{{"log":{escape(own)},"stream":"stdout","time":"2025-06-01T11:00:00Z"}}'],
+        "cri.log": [f"2025-06-01T10:00:00.500000000Z stdout F {succeeded}}}",
+                    f"2025-06-01T11:00:00.000000000Z stdout F {own}"],
+    }
+    tmp = tempfile.mkdtemp(prefix="ailog-replay-")
+    for name, lines in wrapped.items():
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        s = json.loads(replay("--output", "json", path).stdout)
+        assert s["entries"] == 2 and s["lines"]["without_timestamp"] == 0, (name, s)
+        assert s["window"] == {"first": "2025-06-01T10:00:00Z", "last": "2025-06-01T09:00:00Z"}, (name, s["window"])
+
+
 def test_progress_bar_only_on_a_terminal():
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
     path = os.path.join(tmp, "app.log")
@@ -367,4 +389,5 @@ if __name__ == "__main__":
     run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve, test_decoding_threads_change_nothing,
                test_parallel_streams_equal_one_stream, test_summary_json_and_table,
                test_time_window, test_entries_without_timestamp_are_counted_and_skipped,
+               test_wrapper_time_stands_in_for_a_missing_timestamp,
                test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2])
