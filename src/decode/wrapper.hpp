@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ailog/skip_reason.hpp"
+#include "decode/timestamp.hpp"
 
 namespace ailog {
 
@@ -33,10 +34,19 @@ bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::str
 // Which wrapper a line is in, judged from that line alone.
 WrapperKind sniff_wrapper(std::string_view line);
 
+// The wrapper's timestamp of an entry: parsed already (CRI's, which makes
+// the record valid), or the text of one (Docker's), parsed only when the
+// entry has no time of its own.
+struct WrapperTime {
+    std::optional<double> ms;
+    std::string_view text;
+    std::optional<double> value() const { return ms || text.empty() ? ms : parse_iso8601_ms(text); }
+};
+
 struct Payload {
     std::string_view text;
-    size_t capacity;                // readable bytes from text.data()
-    std::optional<double> time_ms;  // the wrapper's timestamp, if any
+    size_t capacity;   // readable bytes from text.data()
+    WrapperTime time;  // valid while the callback runs
 };
 
 class Unwrapper {
@@ -79,7 +89,7 @@ private:
     Partial& partial_for(std::string_view stream) { return stream == "stderr" ? stderr_ : stdout_; }
     const Partial& partial_for(std::string_view stream) const { return stream == "stderr" ? stderr_ : stdout_; }
     Step append(Partial& p, std::string_view piece, bool last);
-    Payload finish(Partial& p, std::optional<double> time_ms);
+    Payload finish(Partial& p, WrapperTime time);
 
     template <class OnPayload, class OnSkip>
     void feed_docker(simdjson::ondemand::parser& parser, std::string_view line, size_t capacity, OnPayload& on_payload,
@@ -96,7 +106,7 @@ private:
     // anything else.
     template <class OnPayload, class OnSkip>
     void deliver(std::string_view stream, std::string_view piece, size_t capacity, bool last,
-                 std::optional<double> time_ms, OnPayload& on_payload, OnSkip& on_skip);
+                 WrapperTime time, OnPayload& on_payload, OnSkip& on_skip);
     template <class OnPayload, class OnSkip>
     void feed_cri(std::string_view line, OnPayload& on_payload, OnSkip& on_skip);
 
