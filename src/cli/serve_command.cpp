@@ -114,8 +114,7 @@ int run_serve(const ServeOptions& o) {
     }
     if (use_stdin) tailer.add_stdin();
     tailer.start(state ? &state->files : nullptr, [&pipeline](int source, const FileState& f) {
-        pipeline.decoder().restore_source(
-            source, {f.wrapper, f.partial_stdout, f.partial_stderr, f.overlong_stdout, f.overlong_stderr});
+        pipeline.decoder().restore_source(source, f);
     });
     pipeline.set_files_watched(tailer.stats().files);
     pipeline.publish();

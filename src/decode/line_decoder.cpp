@@ -53,9 +53,9 @@ void LineDecoder::reset_source(int source) {
     unwrappers_[static_cast<size_t>(source)].reset(options_.wrapper);
 }
 
-LineDecoder::SourceSnapshot LineDecoder::snapshot_source(int source) const {
+SourceState LineDecoder::snapshot_source(int source) const {
     const Unwrapper& u = unwrappers_[static_cast<size_t>(source)];
-    SourceSnapshot s;
+    SourceState s;
     if (u.kind() != WrapperKind::Auto) s.wrapper = to_string(u.kind());
     s.partial_stdout = u.partial("stdout");
     s.partial_stderr = u.partial("stderr");
@@ -64,7 +64,7 @@ LineDecoder::SourceSnapshot LineDecoder::snapshot_source(int source) const {
     return s;
 }
 
-void LineDecoder::restore_source(int source, const SourceSnapshot& s) {
+void LineDecoder::restore_source(int source, const SourceState& s) {
     Unwrapper& u = unwrappers_[static_cast<size_t>(source)];
     u.reset(s.wrapper.empty() ? options_.wrapper : parse_wrapper_kind(s.wrapper).value_or(options_.wrapper));
     u.set_partial("stdout", s.partial_stdout, s.overlong_stdout);

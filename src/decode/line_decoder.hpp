@@ -18,6 +18,7 @@
 #include "decode/json_decoder.hpp"
 #include "decode/wrapper.hpp"
 #include "sink/self_metrics.hpp"
+#include "state/state.hpp"
 
 namespace ailog {
 
@@ -61,15 +62,8 @@ public:
     void too_long(int source);
     void reset_source(int source);
 
-    struct SourceSnapshot {
-        std::string wrapper;  // "" while undetected
-        std::string partial_stdout;
-        std::string partial_stderr;
-        bool overlong_stdout = false;
-        bool overlong_stderr = false;
-    };
-    SourceSnapshot snapshot_source(int source) const;
-    void restore_source(int source, const SourceSnapshot& s);
+    SourceState snapshot_source(int source) const;
+    void restore_source(int source, const SourceState& s);
 
 private:
     void skip(int source, SkipReason reason, std::string_view line);

@@ -49,12 +49,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
     for (const auto& p : positions) {
         FileState f;
         static_cast<FileIdentity&>(f) = p;
-        const auto snap = pipeline.decoder().snapshot_source(p.source);
-        f.wrapper = snap.wrapper;
-        f.partial_stdout = snap.partial_stdout;
-        f.partial_stderr = snap.partial_stderr;
-        f.overlong_stdout = snap.overlong_stdout;
-        f.overlong_stderr = snap.overlong_stderr;
+        static_cast<SourceState&>(f) = pipeline.decoder().snapshot_source(p.source);
         s.files.push_back(std::move(f));
     }
     // Only the pipeline thread creates series, and this is it: no lock needed.

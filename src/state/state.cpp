@@ -63,15 +63,11 @@ std::string base64_decode(std::string_view in) {
     return out;
 }
 
-void put_string(std::string& out, std::string_view s) {
-    append_json_string(out, s);
-}
-
 void put_strings(std::string& out, const std::vector<std::string>& v) {
     out += '[';
     for (size_t i = 0; i < v.size(); ++i) {
         if (i) out += ',';
-        put_string(out, v[i]);
+        append_json_string(out, v[i]);
     }
     out += ']';
 }
@@ -119,7 +115,7 @@ std::vector<std::string> get_strings(const element& e) {
 std::string serialize_state(const State& s) {
     std::string out;
     out += "{\"format\":";
-    put_string(out, kFormat);
+    append_json_string(out, kFormat);
     fmt::format_to(std::back_inserter(out), ",\"version\":{},\"written_at_ms\":", s.version);
     put_double(out, s.written_at_ms);
     out += ",\"last_entry_ms\":";
@@ -130,17 +126,17 @@ std::string serialize_state(const State& s) {
         const FileState& f = s.files[i];
         out += i ? ",\n" : "\n";
         out += "{\"path\":";
-        put_string(out, f.path);
+        append_json_string(out, f.path);
         fmt::format_to(std::back_inserter(out),
                        ",\"dev\":{},\"ino\":{},\"fingerprint_len\":{},\"fingerprint\":\"{:x}\",\"deep_len\":{},"
                        "\"deep_fingerprint\":\"{:x}\",\"offset\":{},\"mid_line\":{},\"wrapper\":",
                        f.dev, f.ino, f.fingerprint_len, f.fingerprint, f.deep_len, f.deep_fingerprint, f.offset,
                        f.mid_line);
-        put_string(out, f.wrapper);
+        append_json_string(out, f.wrapper);
         out += ",\"partial_stdout\":";
-        put_string(out, base64_encode(f.partial_stdout));
+        append_json_string(out, base64_encode(f.partial_stdout));
         out += ",\"partial_stderr\":";
-        put_string(out, base64_encode(f.partial_stderr));
+        append_json_string(out, base64_encode(f.partial_stderr));
         fmt::format_to(std::back_inserter(out), ",\"overlong_stdout\":{},\"overlong_stderr\":{}}}",
                        f.overlong_stdout, f.overlong_stderr);
     }
@@ -150,7 +146,7 @@ std::string serialize_state(const State& s) {
         const FamilyState& fam = s.families[i];
         out += i ? ",\n" : "\n";
         out += "{\"name\":";
-        put_string(out, fam.name);
+        append_json_string(out, fam.name);
         out += ",\"series\":[";
         for (size_t j = 0; j < fam.series.size(); ++j) {
             const SeriesState& se = fam.series[j];
@@ -183,7 +179,7 @@ std::string serialize_state(const State& s) {
     out += "],\n\"counters\":{";
     for (size_t i = 0; i < s.counters.size(); ++i) {
         if (i) out += ',';
-        put_string(out, s.counters[i].name);
+        append_json_string(out, s.counters[i].name);
         fmt::format_to(std::back_inserter(out), ":{}", s.counters[i].value);
     }
     out += "}}\n";

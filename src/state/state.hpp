@@ -28,13 +28,16 @@ struct FileIdentity {
     bool mid_line = false;  // offset is inside a line already counted (over-long)
 };
 
-struct FileState : FileIdentity {
+// What a file's decoder carries from one line to the next.
+struct SourceState {
     std::string wrapper;         // detected wrapper ("" while undetected)
     std::string partial_stdout;  // raw bytes of a split record being joined
     std::string partial_stderr;
     bool overlong_stdout = false;  // the record being joined is over the line limit
     bool overlong_stderr = false;
 };
+
+struct FileState : FileIdentity, SourceState {};
 
 struct SeriesState {
     std::vector<std::string> labels;
