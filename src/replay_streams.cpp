@@ -16,50 +16,87 @@
 namespace ailog {
 namespace {
 
-// Decoded entries handed between threads, packed by column: only the
-// mapping's fields are copied, their strings into one arena.
+// What one thread writes on every line or entry is kept on cache lines of
+// its own: a counter beside a field another thread reads on every entry costs
+// a cache-line transfer each time (the stream's `head` is read by the merge).
+constexpr size_t kCacheLine = 64;
+
+// Decoded entries handed between threads, packed: per entry its kind, time
+// and which fields are present, then one 8-byte slot per present field (a
+// number, or where a string's bytes are in the batch's arena). Only what the
+// mapping extracted is copied, and a batch's memory is reused once grown.
 class EventBatch {
 public:
-    explicit EventBatch(size_t nfields) : nfields_(nfields) {}
+    // `capacity`: the entries a batch is filled with before it is handed on.
+    EventBatch(const Mapping& mapping, size_t capacity) : nfields_(mapping.fields.size()) {
+        for (size_t i = 0; i < nfields_; ++i)
+            if (mapping.fields[i].type == FieldType::String) string_fields_ |= 1u << i;
+        entries_.reserve(capacity);
+        slots_.reserve(capacity * nfields_);
+    }
 
-    size_t size() const { return kinds_.size(); }
+    size_t size() const { return entries_.size(); }
+    size_t arena_bytes() const { return arena_.size(); }
     void clear() {
-        kinds_.clear();
-        times_.clear();
-        fields_.clear();
-        offsets_.clear();
+        entries_.clear();
+        slots_.clear();
         arena_.clear();
     }
     void append(const Event& e) {
-        kinds_.push_back(e.kind);
-        times_.push_back(e.time_ms);
+        Entry entry{e.time_ms, e.kind, 0, static_cast<uint32_t>(slots_.size())};
         for (size_t i = 0; i < nfields_; ++i) {
-            fields_.push_back(e.fields[i]);
-            offsets_.push_back(static_cast<uint32_t>(arena_.size()));
-            if (e.fields[i].present) arena_.append(e.fields[i].str);
+            const FieldValue& f = e.fields[i];
+            if (!f.present) continue;
+            entry.present |= 1u << i;
+            Slot slot;
+            if (string_fields_ & (1u << i)) {
+                slot.str = {static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(f.str.size())};
+                arena_.append(f.str);
+            } else {
+                slot.num = f.num;
+            }
+            slots_.push_back(slot);
         }
-    }
-    // Points the copied strings at the batch's own bytes; once all appends are done.
-    void seal() {
-        for (size_t j = 0; j < fields_.size(); ++j) {
-            auto& f = fields_[j];
-            f.str = f.present ? std::string_view(arena_.data() + offsets_[j], f.str.size()) : std::string_view{};
-        }
+        entries_.push_back(entry);
     }
     // Entry k into `e` (strings valid while the batch is unchanged).
     void load(size_t k, Event& e) const {
-        e.kind = kinds_[k];
-        e.time_ms = times_[k];
+        const Entry& entry = entries_[k];
+        e.kind = entry.kind;
+        e.time_ms = entry.time_ms;
         e.has_time = true;
-        std::copy_n(fields_.begin() + static_cast<std::ptrdiff_t>(k * nfields_), nfields_, e.fields.begin());
+        const Slot* slot = slots_.data() + entry.first_slot;
+        for (size_t i = 0; i < nfields_; ++i) {
+            FieldValue& f = e.fields[i];
+            f.present = (entry.present & (1u << i)) != 0;
+            if (!f.present) continue;
+            if (string_fields_ & (1u << i))
+                f.str = std::string_view(arena_.data() + slot->str.offset, slot->str.size);
+            else
+                f.num = slot->num;
+            ++slot;
+        }
     }
 
 private:
+    static_assert(kMaxFields <= 32, "presence is a 32-bit mask");
+    struct Entry {
+        double time_ms;
+        int kind;
+        uint32_t present;  // bit i: field i has a slot
+        uint32_t first_slot;
+    };
+    union Slot {
+        double num;
+        struct {
+            uint32_t offset;  // in arena_; a batch is handed on before it holds 4 GiB
+            uint32_t size;    // lines are at most 1 GiB (--max-line-bytes)
+        } str;
+    };
     size_t nfields_;
-    std::vector<int> kinds_;
-    std::vector<double> times_;
-    std::vector<FieldValue> fields_;  // nfields_ per entry
-    std::vector<uint32_t> offsets_;   // of each field's string in arena_
+    uint32_t string_fields_ = 0;  // bit i: field i is a string
+    std::vector<Entry> entries_;
+    std::vector<Slot> slots_;
     std::string arena_;
 };
 
@@ -122,7 +159,7 @@ public:
     ThreadedStream(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options)
         : reader_(set, options.max_line_bytes), decoder_(mapping, clock, options, stats_) {
         source_ = decoder_.open_source(set.name);
-        for (int i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<EventBatch>(mapping.fields.size()));
+        for (int i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<EventBatch>(mapping, kBatchEvents));
         worker_ = std::thread([this] { work(); });
     }
     ~ThreadedStream() override {
@@ -166,7 +203,8 @@ public:
 
 private:
     static constexpr int kBatches = 6;
-    static constexpr size_t kBatchEvents = 2048;  // about 1 MB: six per set in memory
+    static constexpr size_t kBatchEvents = 2048;  // about 300 KB: six per set in memory
+    static constexpr size_t kBatchArenaBytes = 1 << 20;
 
     std::unique_ptr<EventBatch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -178,7 +216,6 @@ private:
         return b;
     }
     void hand_over(std::unique_ptr<EventBatch> b) {
-        b->seal();
         progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -192,7 +229,7 @@ private:
         size_t cap = 0;
         while (batch && next_line(reader_, decoder_, source_, line, cap)) {
             decoder_.decode(source_, line, cap, [&](const Event& e) { batch->append(e); });
-            if (batch->size() >= kBatchEvents) {
+            if (batch->size() >= kBatchEvents || batch->arena_bytes() >= kBatchArenaBytes) {
                 hand_over(std::move(batch));
                 batch = take_free();
             }
@@ -204,21 +241,24 @@ private:
         full_cv_.notify_all();
     }
 
-    PipelineStats stats_;
+    // The decoding thread's own: it writes these on every line.
+    alignas(kCacheLine) PipelineStats stats_;
     SetReader reader_;
     LineDecoder decoder_;
     int source_ = -1;
-    std::mutex mutex_;
+    std::atomic<uint64_t> progress_{0};
+    // Shared, under the mutex.
+    alignas(kCacheLine) std::mutex mutex_;
     std::condition_variable free_cv_;  // the worker waits for a free batch
     std::condition_variable full_cv_;  // the caller waits for a decoded batch
     std::deque<std::unique_ptr<EventBatch>> full_;
     std::vector<std::unique_ptr<EventBatch>> free_;
-    std::unique_ptr<EventBatch> current_;
-    size_t pos_ = 0;
-    Event event_;  // the head, unpacked from current_
     bool done_ = false;
     bool stopping_ = false;
-    std::atomic<uint64_t> progress_{0};
+    // The caller's, read on every entry.
+    alignas(kCacheLine) std::unique_ptr<EventBatch> current_;
+    size_t pos_ = 0;
+    Event event_;  // the head, unpacked from current_
     std::thread worker_;
 };
 
@@ -244,7 +284,7 @@ public:
         }
         // Enough chunks for the reader, every worker and the caller, and one spare each.
         for (unsigned i = 0; i < 2 * workers + 2; ++i) {
-            chunks_.push_back(std::make_unique<Chunk>(mapping.fields.size()));
+            chunks_.push_back(std::make_unique<Chunk>(mapping));
             free_.push_back(chunks_.back().get());
         }
         reader_thread_ = std::thread([this] { read(); });
@@ -309,13 +349,13 @@ private:
         bool record;                    // a whole Docker record, still to unwrap
     };
     struct Chunk {
-        explicit Chunk(size_t nfields) : events(nfields) {}
+        explicit Chunk(const Mapping& mapping) : events(mapping, kChunkPayloads) {}
         uint64_t seq = 0;
         std::vector<char> bytes;  // payloads, each followed by '\n'; padding at the end
         std::vector<PayloadRef> payloads;
         EventBatch events;
     };
-    struct Worker {
+    struct alignas(kCacheLine) Worker {
         PipelineStats stats;
         std::unique_ptr<LineDecoder> decoder;
         int source = -1;
@@ -389,7 +429,6 @@ private:
                 else
                     w.decoder->decode_payload(w.source, Payload{text, end - p.offset, WrapperTime{p.time_ms, {}}}, keep);
             }
-            c->events.seal();
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 decoded_.emplace(c->seq, c);
@@ -398,14 +437,15 @@ private:
         }
     }
 
-    PipelineStats reader_stats_;
+    // The reading thread's own.
+    alignas(kCacheLine) PipelineStats reader_stats_;
     SetReader reader_;
     LineDecoder unwrapper_;  // counts lines and wrapper problems; decodes nothing
     int source_ = -1;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::unique_ptr<Chunk>> chunks_;
 
-    std::mutex mutex_;
+    alignas(kCacheLine) std::mutex mutex_;
     std::condition_variable free_cv_;  // the reader waits for a free chunk
     std::condition_variable work_cv_;  // workers wait for a chunk to decode
     std::condition_variable done_cv_;  // the caller waits for the next chunk in order
@@ -417,7 +457,7 @@ private:
     bool read_done_ = false;
     bool stopping_ = false;
 
-    Chunk* current_ = nullptr;  // the caller's
+    alignas(kCacheLine) Chunk* current_ = nullptr;  // the caller's
     size_t pos_ = 0;
     Event event_;
     std::atomic<uint64_t> progress_{0};
