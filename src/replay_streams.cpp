@@ -43,21 +43,26 @@ public:
         arena_.clear();
     }
     void append(const Event& e) {
-        Entry entry{e.time_ms, e.kind, 0, static_cast<uint32_t>(slots_.size())};
+        const auto first_slot = static_cast<uint32_t>(slots_.size());
+        uint32_t present = 0;
         for (size_t i = 0; i < nfields_; ++i) {
             const FieldValue& f = e.fields[i];
             if (!f.present) continue;
-            entry.present |= 1u << i;
-            Slot slot;
+            present |= 1u << i;
+            Slot& slot = slots_.emplace_back();
             if (string_fields_ & (1u << i)) {
-                slot.str = {static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(f.str.size())};
+                slot.str.offset = static_cast<uint32_t>(arena_.size());
+                slot.str.size = static_cast<uint32_t>(f.str.size());
                 arena_.append(f.str);
             } else {
                 slot.num = f.num;
             }
-            slots_.push_back(slot);
         }
-        entries_.push_back(entry);
+        Entry& entry = entries_.emplace_back();
+        entry.time_ms = e.time_ms;
+        entry.kind = e.kind;
+        entry.present = present;
+        entry.first_slot = first_slot;
     }
     // Entry k into `e` (strings valid while the batch is unchanged).
     void load(size_t k, Event& e) const {
@@ -345,8 +350,9 @@ private:
     struct PayloadRef {
         size_t offset;
         size_t size;
-        std::optional<double> time_ms;  // the wrapper's
-        bool record;                    // a whole Docker record, still to unwrap
+        double time_ms;  // the wrapper's, when has_time
+        bool has_time;
+        bool record;  // a whole Docker record, still to unwrap
     };
     struct Chunk {
         explicit Chunk(const Mapping& mapping) : events(mapping, kChunkPayloads) {}
@@ -388,8 +394,15 @@ private:
         Chunk* chunk = take_free();
         std::string_view line;
         size_t cap = 0;
+        // Member by member: a braced PayloadRef built from the optional is
+        // assembled on the stack and read back wider than it was written.
         auto add_bytes = [&](std::string_view text, std::optional<double> time_ms, bool record) {
-            chunk->payloads.push_back({chunk->bytes.size(), text.size(), time_ms, record});
+            PayloadRef& ref = chunk->payloads.emplace_back();
+            ref.offset = chunk->bytes.size();
+            ref.size = text.size();
+            ref.time_ms = time_ms.value_or(0);
+            ref.has_time = time_ms.has_value();
+            ref.record = record;
             chunk->bytes.insert(chunk->bytes.end(), text.begin(), text.end());
             chunk->bytes.push_back('\n');  // the byte after a document must not be '}'
         };
@@ -427,7 +440,7 @@ private:
                 if (p.record)
                     w.decoder->decode_record(w.source, text, end - p.offset, keep);
                 else
-                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, WrapperTime{p.time_ms, {}}}, keep);
+                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, WrapperTime{p.has_time ? std::optional(p.time_ms) : std::nullopt, {}}}, keep);
             }
             {
                 std::lock_guard<std::mutex> lock(mutex_);

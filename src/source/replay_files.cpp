@@ -127,7 +127,7 @@ std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& arg
     return sets;
 }
 
-SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, 1 << 20) {}
+SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, 256 * 1024) {}
 
 SetReader::~SetReader() {
     close_current();
@@ -205,7 +205,7 @@ SetReader::Next SetReader::next(std::string_view& line, size_t& capacity) {
                 break;
         }
         if (fd_ < 0 && !open_next()) return Next::End;
-        auto area = framer_.write_area(1 << 20);
+        auto area = framer_.write_area(64 * 1024);
         const long n = read_into(area.data(), area.size());
         if (n > 0) {
             framer_.commit(static_cast<size_t>(n));
