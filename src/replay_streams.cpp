@@ -207,8 +207,8 @@ public:
     }
 
 private:
-    static constexpr int kBatches = 6;
-    static constexpr size_t kBatchEvents = 2048;  // about 300 KB: six per set in memory
+    static constexpr int kBatches = 12;
+    static constexpr size_t kBatchEvents = 512;  // about 80 KB: twelve per set in memory
     static constexpr size_t kBatchArenaBytes = 1 << 20;
 
     std::unique_ptr<EventBatch> take_free() {
