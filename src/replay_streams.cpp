@@ -42,6 +42,9 @@ public:
         slots_.clear();
         arena_.clear();
     }
+    // Written member by member in place: a braced Entry or Slot is assembled
+    // on the stack and read back wider than it was written (a stalled store
+    // forward on every entry).
     void append(const Event& e) {
         const auto first_slot = static_cast<uint32_t>(slots_.size());
         uint32_t present = 0;
@@ -208,8 +211,8 @@ public:
 
 private:
     static constexpr int kBatches = 12;
-    static constexpr size_t kBatchEvents = 512;  // about 80 KB: twelve per set in memory
-    static constexpr size_t kBatchArenaBytes = 1 << 20;
+    static constexpr size_t kBatchEvents = 512;          // about 80 KB: twelve per set in memory
+    static constexpr size_t kBatchArenaBytes = 1 << 20;  // or fewer entries with long strings
 
     std::unique_ptr<EventBatch> take_free() {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -394,8 +397,7 @@ private:
         Chunk* chunk = take_free();
         std::string_view line;
         size_t cap = 0;
-        // Member by member: a braced PayloadRef built from the optional is
-        // assembled on the stack and read back wider than it was written.
+        // Member by member, as in EventBatch::append.
         auto add_bytes = [&](std::string_view text, std::optional<double> time_ms, bool record) {
             PayloadRef& ref = chunk->payloads.emplace_back();
             ref.offset = chunk->bytes.size();
@@ -437,10 +439,12 @@ private:
             auto keep = [&](const Event& e) { c->events.append(e); };
             for (const auto& p : c->payloads) {
                 const std::string_view text(base + p.offset, p.size);
-                if (p.record)
+                if (p.record) {
                     w.decoder->decode_record(w.source, text, end - p.offset, keep);
-                else
-                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, WrapperTime{p.has_time ? std::optional(p.time_ms) : std::nullopt, {}}}, keep);
+                } else {
+                    const WrapperTime time{p.has_time ? std::optional(p.time_ms) : std::nullopt, {}};
+                    w.decoder->decode_payload(w.source, Payload{text, end - p.offset, time}, keep);
+                }
             }
             {
                 std::lock_guard<std::mutex> lock(mutex_);
