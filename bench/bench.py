@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of ailog_exporter against mtail and `wc -l` (issue 6); see bench/README.md.
+"""Benchmark of ailog_exporter against mtail and `wc -l`; see bench/README.md.
 
     python3 bench/bench.py [--size 400M] [--flavours winston,pino,docker,cri] [--runs 5]
                            [--markdown OUT.md] [--quick]

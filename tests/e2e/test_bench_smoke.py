@@ -30,6 +30,7 @@ def test_bench_quick():
         with open(md) as f:
             text = f.read()
         assert "| ailog_exporter |" in text and "Machine:" in text and "Command:" in text, text
+        assert re.search(r"^\| \d+ processes at once, one thread each \| \d", text, re.M), text
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
