@@ -22,6 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Reads fill whatever room the line buffer has (a 256 KiB buffer, grown only
+// for a line longer than that), asking for no more than 64 KiB of it: asking
+// for a full chunk after an incomplete line was moved to the front would
+// reallocate the buffer to twice its size.
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr size_t kMinRead = 64 * 1024;
+
 // How a file sorts inside its set: higher numbers are older ("app.log.3"),
 // dates older first ("app.log-20250601"), the live file last.
 struct RotationKey {
@@ -127,7 +134,7 @@ std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& arg
     return sets;
 }
 
-SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, 256 * 1024) {}
+SetReader::SetReader(const RotatedSet& set, size_t max_line_bytes) : set_(set), framer_(max_line_bytes, kReadChunk) {}
 
 SetReader::~SetReader() {
     close_current();
@@ -205,7 +212,7 @@ SetReader::Next SetReader::next(std::string_view& line, size_t& capacity) {
                 break;
         }
         if (fd_ < 0 && !open_next()) return Next::End;
-        auto area = framer_.write_area(64 * 1024);
+        auto area = framer_.write_area(kMinRead);
         const long n = read_into(area.data(), area.size());
         if (n > 0) {
             framer_.commit(static_cast<size_t>(n));
