@@ -38,16 +38,8 @@ uint64_t Replay::total_bytes() const {
 
 ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(uint64_t, uint64_t)>& progress) {
     PipelineStats& stats = pipeline_.mutable_stats();
-    // Several sets: each decoded on a thread of its own. One set: unwrapped
-    // on one thread, decoded on as many as there are cores.
     const unsigned threads = options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    const StreamThreads how = threads == 1        ? StreamThreads::Caller
-                              : sets_.size() > 1 ? StreamThreads::Own
-                                                 : StreamThreads::Workers;
-    std::vector<std::unique_ptr<EntryStream>> streams;
-    for (const auto& set : sets_)
-        streams.push_back(
-            make_entry_stream(how, threads, set, pipeline_.mapping(), clock_, options_.decode, stats));
+    const auto streams = make_entry_streams(threads, sets_, pipeline_.mapping(), clock_, options_.decode, stats);
 
     const auto& kinds = pipeline_.mapping().kinds;
     // Oldest head first; ties keep the order of the sets.

@@ -161,52 +161,78 @@ private:
     int source_ = -1;
 };
 
-// Decodes on a thread of its own, handing entries over in batches.
-class ThreadedStream final : public EntryStream {
+// Several sets decoded by a few threads shared between them. Each set is a
+// lane: its reader, decoder and the batches of entries decoded ahead. A
+// worker takes whichever lane has the fewest batches ready and decodes one
+// batch of it; the merging thread, when the lane it needs has none ready and
+// no one is decoding it, decodes that batch itself instead of waiting. With
+// one worker fewer than the cores, the threads never outnumber the cores, and
+// the work balances itself: the more the merge lags, the less it decodes.
+class DecodePool {
 public:
-    ThreadedStream(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options)
-        : reader_(set, options.max_line_bytes), decoder_(mapping, clock, options, stats_) {
-        source_ = decoder_.open_source(set.name);
-        for (int i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<EventBatch>(mapping, kBatchEvents));
-        worker_ = std::thread([this] { work(); });
+    struct alignas(kCacheLine) Lane {
+        Lane(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options)
+            : reader(set, options.max_line_bytes), decoder(mapping, clock, options, stats) {
+            source = decoder.open_source(set.name);
+            for (int i = 0; i < kBatches; ++i) free.push_back(std::make_unique<EventBatch>(mapping, kBatchEvents));
+        }
+        // Used by one thread at a time: the one that set `busy`.
+        PipelineStats stats;
+        SetReader reader;
+        LineDecoder decoder;
+        int source = -1;
+        std::atomic<uint64_t> progress{0};
+        // Under the pool's mutex.
+        std::deque<std::unique_ptr<EventBatch>> full;  // decoded, in file order
+        std::vector<std::unique_ptr<EventBatch>> free;
+        bool busy = false;  // a thread is decoding the lane
+        bool done = false;  // the set has ended: nothing more than `full`
+    };
+
+    DecodePool(unsigned workers, const std::vector<RotatedSet>& sets, const Mapping& mapping, const Clock& clock,
+               const DecodeOptions& options) {
+        for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set, mapping, clock, options));
+        for (unsigned w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
     }
-    ~ThreadedStream() override {
+    ~DecodePool() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
         }
-        free_cv_.notify_all();
-        worker_.join();
+        work_cv_.notify_all();
+        for (auto& t : threads_) t.join();
     }
 
-    bool advance() override {
-        if (current_ && ++pos_ < current_->size()) {
-            current_->load(pos_, event_);
-            return true;
-        }
+    Lane& lane(size_t i) { return *lanes_[i]; }
+
+    // For the merging thread: gives back `used` (may be null) and returns the
+    // lane's next batch, or null at the end of its set.
+    std::unique_ptr<EventBatch> next(Lane& lane, std::unique_ptr<EventBatch> used) {
         std::unique_lock<std::mutex> lock(mutex_);
-        if (current_) {
-            free_.push_back(std::move(current_));
-            free_cv_.notify_one();
+        if (used) {
+            lane.free.push_back(std::move(used));
+            if (idle_workers_ > 0 && !lane.busy && !lane.done) work_cv_.notify_one();
         }
-        full_cv_.wait(lock, [&] { return !full_.empty() || done_; });
-        if (full_.empty()) {
-            head = nullptr;
-            return false;
+        for (;;) {
+            if (!lane.full.empty()) {
+                auto b = std::move(lane.full.front());
+                lane.full.pop_front();
+                return b;
+            }
+            if (lane.done) return nullptr;
+            if (!lane.busy && !lane.free.empty()) {
+                decode_batch(lane, lock);
+                continue;
+            }
+            // The lane is being decoded: decode another meanwhile, if one can be.
+            if (Lane* other = pick()) {
+                decode_batch(*other, lock);
+                continue;
+            }
+            merge_waits_for_ = &lane;
+            ready_cv_.wait(lock);
+            merge_waits_for_ = nullptr;
         }
-        current_ = std::move(full_.front());
-        full_.pop_front();
-        pos_ = 0;
-        current_->load(0, event_);
-        head = &event_;
-        return true;
-    }
-    uint64_t disk_bytes_done() const override { return progress_.load(std::memory_order_relaxed); }
-    void add_totals(PipelineStats& stats) const override {
-        // The worker has finished: its counts are final.
-        add_decoder_counts(stats, stats_);
-        stats.bytes += reader_.bytes_read();
-        stats.read_errors += reader_.read_errors();
     }
 
 private:
@@ -214,60 +240,112 @@ private:
     static constexpr size_t kBatchEvents = 512;          // about 80 KB: twelve per set in memory
     static constexpr size_t kBatchArenaBytes = 1 << 20;  // or fewer entries with long strings
 
-    std::unique_ptr<EventBatch> take_free() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        free_cv_.wait(lock, [&] { return !free_.empty() || stopping_; });
-        if (stopping_) return nullptr;
-        auto b = std::move(free_.back());
-        free_.pop_back();
-        b->clear();
-        return b;
-    }
-    void hand_over(std::unique_ptr<EventBatch> b) {
-        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            full_.push_back(std::move(b));
+    // Decodes a batch of `lane`, which no one is decoding and which has a
+    // free batch; `lock` is released meanwhile.
+    void decode_batch(Lane& lane, std::unique_lock<std::mutex>& lock) {
+        lane.busy = true;
+        auto b = std::move(lane.free.back());
+        lane.free.pop_back();
+        lock.unlock();
+        const bool more = fill(lane, *b);
+        lock.lock();
+        lane.busy = false;
+        if (!more) lane.done = true;
+        if (b->size() > 0)
+            lane.full.push_back(std::move(b));
+        else
+            lane.free.push_back(std::move(b));
+        if (merge_waits_for_ == &lane) {
+            // Woken after the unlock, the merge does not sleep again on the mutex.
+            lock.unlock();
+            ready_cv_.notify_one();
+            lock.lock();
         }
-        full_cv_.notify_one();
     }
-    void work() {
-        auto batch = take_free();
+    // Decodes the lane's next entries into `b` (without the mutex); false
+    // when the set has ended.
+    static bool fill(Lane& lane, EventBatch& b) {
+        b.clear();
         std::string_view line;
         size_t cap = 0;
-        while (batch && next_line(reader_, decoder_, source_, line, cap)) {
-            decoder_.decode(source_, line, cap, [&](const Event& e) { batch->append(e); });
-            if (batch->size() >= kBatchEvents || batch->arena_bytes() >= kBatchArenaBytes) {
-                hand_over(std::move(batch));
-                batch = take_free();
+        bool more = false;
+        while (next_line(lane.reader, lane.decoder, lane.source, line, cap)) {
+            lane.decoder.decode(lane.source, line, cap, [&](const Event& e) { b.append(e); });
+            if (b.size() >= kBatchEvents || b.arena_bytes() >= kBatchArenaBytes) {
+                more = true;
+                break;
             }
         }
-        if (batch && batch->size() > 0) hand_over(std::move(batch));
-        progress_.store(reader_.disk_bytes_done(), std::memory_order_relaxed);
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_ = true;
-        full_cv_.notify_all();
+        lane.progress.store(lane.reader.disk_bytes_done(), std::memory_order_relaxed);
+        return more;
+    }
+    // The lane a worker should decode next: the one with the fewest batches
+    // ready, as the merge will need it first.
+    Lane* pick() {
+        Lane* best = nullptr;
+        for (auto& l : lanes_)
+            if (!l->busy && !l->done && !l->free.empty() && (best == nullptr || l->full.size() < best->full.size()))
+                best = l.get();
+        return best;
+    }
+    void work() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stopping_) {
+            Lane* lane = pick();
+            if (lane == nullptr) {
+                ++idle_workers_;
+                work_cv_.wait(lock);
+                --idle_workers_;
+                continue;
+            }
+            decode_batch(*lane, lock);
+        }
     }
 
-    // The decoding thread's own: it writes these on every line.
-    alignas(kCacheLine) PipelineStats stats_;
-    SetReader reader_;
-    LineDecoder decoder_;
-    int source_ = -1;
-    std::atomic<uint64_t> progress_{0};
-    // Shared, under the mutex.
+    std::vector<std::unique_ptr<Lane>> lanes_;
+    std::vector<std::thread> threads_;
     alignas(kCacheLine) std::mutex mutex_;
-    std::condition_variable free_cv_;  // the worker waits for a free batch
-    std::condition_variable full_cv_;  // the caller waits for a decoded batch
-    std::deque<std::unique_ptr<EventBatch>> full_;
-    std::vector<std::unique_ptr<EventBatch>> free_;
-    bool done_ = false;
+    std::condition_variable work_cv_;   // idle workers wait for a lane to decode
+    std::condition_variable ready_cv_;  // the merge waits for a batch of merge_waits_for_
+    Lane* merge_waits_for_ = nullptr;
+    unsigned idle_workers_ = 0;
     bool stopping_ = false;
-    // The caller's, read on every entry.
-    alignas(kCacheLine) std::unique_ptr<EventBatch> current_;
+};
+
+// One set of a DecodePool, for the merging thread.
+class PooledStream final : public EntryStream {
+public:
+    PooledStream(std::shared_ptr<DecodePool> pool, size_t lane) : pool_(std::move(pool)), lane_(pool_->lane(lane)) {}
+
+    bool advance() override {
+        if (current_ && ++pos_ < current_->size()) {
+            current_->load(pos_, event_);
+            return true;
+        }
+        current_ = pool_->next(lane_, std::move(current_));
+        if (!current_) {
+            head = nullptr;
+            return false;
+        }
+        pos_ = 0;
+        current_->load(0, event_);
+        head = &event_;
+        return true;
+    }
+    uint64_t disk_bytes_done() const override { return lane_.progress.load(std::memory_order_relaxed); }
+    void add_totals(PipelineStats& stats) const override {
+        // The set has ended: the lane's counts are final.
+        add_decoder_counts(stats, lane_.stats);
+        stats.bytes += lane_.reader.bytes_read();
+        stats.read_errors += lane_.reader.read_errors();
+    }
+
+private:
+    std::shared_ptr<DecodePool> pool_;
+    DecodePool::Lane& lane_;
+    std::unique_ptr<EventBatch> current_;
     size_t pos_ = 0;
     Event event_;  // the head, unpacked from current_
-    std::thread worker_;
 };
 
 // One thread reads and unwraps the set (framing, Docker/CRI joining: the
@@ -485,18 +563,22 @@ private:
 
 }  // namespace
 
-std::unique_ptr<EntryStream> make_entry_stream(StreamThreads threads, unsigned workers, const RotatedSet& set,
-                                               const Mapping& mapping, const Clock& clock,
-                                               const DecodeOptions& options, PipelineStats& stats) {
-    switch (threads) {
-        case StreamThreads::Own:
-            return std::make_unique<ThreadedStream>(set, mapping, clock, options);
-        case StreamThreads::Workers:
-            return std::make_unique<ParallelStream>(std::max(workers, 1u), set, mapping, clock, options);
-        case StreamThreads::Caller:
-            break;
+std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, const std::vector<RotatedSet>& sets,
+                                                            const Mapping& mapping, const Clock& clock,
+                                                            const DecodeOptions& options, PipelineStats& stats) {
+    std::vector<std::unique_ptr<EntryStream>> streams;
+    if (threads <= 1) {
+        for (const auto& set : sets) streams.push_back(std::make_unique<DirectStream>(set, mapping, clock, options, stats));
+    } else if (sets.size() == 1) {
+        streams.push_back(std::make_unique<ParallelStream>(threads, sets[0], mapping, clock, options));
+    } else {
+        // The merging thread decodes too: one worker fewer than the threads,
+        // and no more than one per set.
+        const auto workers = static_cast<unsigned>(std::min<size_t>(threads - 1, sets.size()));
+        auto pool = std::make_shared<DecodePool>(workers, sets, mapping, clock, options);
+        for (size_t i = 0; i < sets.size(); ++i) streams.push_back(std::make_unique<PooledStream>(pool, i));
     }
-    return std::make_unique<DirectStream>(set, mapping, clock, options, stats);
+    return streams;
 }
 
 }  // namespace ailog

@@ -1,8 +1,7 @@
 // Replay streams: the decoded entries of one rotated set, in file order, one
 // at a time. How the decoding is spread over threads is the stream's choice:
 //   - on the calling thread (one set, one thread);
-//   - on one thread of its own per set (several sets: their decoding runs
-//     on all cores while the caller merges them);
+//   - on threads shared by several sets, while the caller merges them;
 //   - unwrapped on one thread and decoded on several (one set, several
 //     cores), handed back in file order.
 // Every stream yields the same entries in the same order and the same counts.
@@ -10,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "ailog/clock.hpp"
 #include "ailog/event.hpp"
@@ -33,16 +33,17 @@ public:
     const Event* head = nullptr;
 };
 
-enum class StreamThreads {
-    Caller,   // decode on the thread that calls advance()
-    Own,      // decode on one thread of the stream's own
-    Workers,  // unwrap on one thread, decode on `workers` threads
-};
-
-// `stats`: the counts of a Caller stream go straight there (add_totals adds
-// only the bytes); the other kinds keep their own until add_totals.
-std::unique_ptr<EntryStream> make_entry_stream(StreamThreads threads, unsigned workers, const RotatedSet& set,
-                                               const Mapping& mapping, const Clock& clock,
-                                               const DecodeOptions& options, PipelineStats& stats);
+// The streams of `sets`, decoded on `threads` threads in all, the caller's
+// included:
+//   - one: every set on the calling thread;
+//   - one set: unwrapped on one thread and decoded on `threads`;
+//   - several sets: decoded by threads shared between them, and by the
+//     caller when the set it needs has nothing ready.
+// `stats`: the counts of streams decoded on the calling thread go straight
+// there (add_totals adds only the bytes); the others keep their own until
+// add_totals.
+std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, const std::vector<RotatedSet>& sets,
+                                                            const Mapping& mapping, const Clock& clock,
+                                                            const DecodeOptions& options, PipelineStats& stats);
 
 }  // namespace ailog

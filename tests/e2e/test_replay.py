@@ -234,8 +234,9 @@ def test_replay_equals_serve():
 
 
 def test_parallel_streams_equal_one_stream():
-    """Several sets are decoded on several threads and merged by time: the
-    same figures as the whole log read as one file."""
+    """Several sets are decoded on threads shared between them (fewer, as
+    many, or more than the sets) and merged by time: the same figures as the
+    whole log read as one file, whatever the number of threads."""
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
     path = os.path.join(tmp, "all.log")
     expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", 35, "--lines", 30000, "--hostile",
@@ -248,9 +249,14 @@ def test_parallel_streams_equal_one_stream():
         with open(pods[-1], "wb") as f:
             f.write(b"".join(line + b"\n" for line in lines[i::4]))
     args = ["--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 4096]
-    merged = parse_exposition(replay(*args, *pods).stdout.decode())
-    problems = compare(merged, expected)
-    assert not problems, "\n".join(problems[:20])
+    runs = {}
+    for threads in (1, 2, 3, 6, 0):
+        merged = parse_exposition(replay(*args, "--threads", threads, *pods).stdout.decode())
+        problems = compare(merged, expected)
+        assert not problems, f"--threads {threads}:\n" + "\n".join(problems[:20])
+        runs[threads] = {k: v for k, v in merged.items() if not k[0].startswith("process_")}
+    for threads, samples in runs.items():
+        assert samples == runs[1], f"--threads {threads} differs from --threads 1"
 
 
 def test_decoding_threads_change_nothing():
