@@ -6,7 +6,8 @@
 namespace ailog {
 
 KeyHash hash_key(std::string_view key) {
-    return {hash64(key, 0x243f6a8885a308d3ULL), hash64(key, 0x13198a2e03707344ULL)};
+    const auto h = hash64x2(key, 0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL);
+    return {h[0], h[1]};
 }
 
 CorrelationTable::CorrelationTable(Limits limits) : limits_(limits), index_(64, 0) {}

@@ -54,21 +54,80 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
     return true;
 }
 
-Series* Deriver::series_for(int family, SeriesCache& cache) {
-    key_.clear();
-    for (size_t i = 0; i < nlabels_; ++i) {
-        key_.append(labels_[i]);
-        key_ += '\xff';
+uint64_t Deriver::SeriesCache::hash(Labels labels) {
+    // Length, first and last 8 bytes of each value: cheap, and the compare
+    // that follows decides.
+    uint64_t h = labels.size();
+    for (std::string_view l : labels) {
+        uint64_t head = 0, tail = 0;
+        std::memcpy(&head, l.data(), std::min<size_t>(8, l.size()));
+        if (l.size() > 8) std::memcpy(&tail, l.data() + l.size() - 8, 8);
+        h = (h ^ l.size()) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ head) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ tail ^ (h >> 29)) * 0x94d049bb133111ebULL;
     }
-    // A cheap slot choice (length, first and last bytes); the compare that
-    // follows decides.
-    uint64_t head = 0, tail = 0;
-    std::memcpy(&head, key_.data(), std::min<size_t>(8, key_.size()));
-    if (key_.size() > 8) std::memcpy(&tail, key_.data() + key_.size() - 8, 8);
-    const uint64_t h = ((head ^ (tail * 0x9e3779b97f4a7c15ULL) ^ key_.size()) * 0xbf58476d1ce4e5b9ULL) >> 40;
-    if (Series* s = cache.find(key_, h)) return s;
-    Series* s = store_.get(family, std::span<const std::string_view>(labels_.data(), nlabels_));
-    if (s != nullptr) cache.put(key_, h, s);  // a dropped series is looked up (and counted) each time
+    return h ^ (h >> 32);
+}
+
+bool Deriver::SeriesCache::same(const std::string& key, Labels labels) {
+    size_t pos = 0;
+    for (std::string_view l : labels) {
+        uint32_t size = 0;
+        if (key.size() - pos < sizeof size) return false;
+        std::memcpy(&size, key.data() + pos, sizeof size);
+        pos += sizeof size;
+        if (size != l.size() || key.size() - pos < size || std::memcmp(key.data() + pos, l.data(), size) != 0)
+            return false;
+        pos += size;
+    }
+    return pos == key.size();
+}
+
+Series* Deriver::SeriesCache::find(Labels labels, uint64_t hash) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        const Slot& s = slots_[i];
+        if (s.series == nullptr) return nullptr;
+        if (s.hash == hash && same(s.key, labels)) return s.series;
+    }
+}
+
+void Deriver::SeriesCache::put(Labels labels, uint64_t hash, Series* series) {
+    if (used_ >= kMaxEntries) return;
+    if ((used_ + 1) * 2 > slots_.size()) {
+        std::vector<Slot> old(slots_.size() * 2);
+        old.swap(slots_);
+        used_ = 0;
+        for (Slot& s : old) {
+            if (s.series == nullptr) continue;
+            const size_t mask = slots_.size() - 1;
+            size_t i = s.hash & mask;
+            while (slots_[i].series != nullptr) i = (i + 1) & mask;
+            slots_[i] = std::move(s);
+            ++used_;
+        }
+    }
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].series != nullptr) i = (i + 1) & mask;
+    Slot& s = slots_[i];
+    s.hash = hash;
+    s.series = series;
+    s.key.clear();
+    for (std::string_view l : labels) {
+        const auto size = static_cast<uint32_t>(l.size());
+        s.key.append(reinterpret_cast<const char*>(&size), sizeof size);
+        s.key.append(l);
+    }
+    ++used_;
+}
+
+Series* Deriver::series_for(int family, SeriesCache& cache) {
+    const SeriesCache::Labels labels(labels_.data(), nlabels_);
+    const uint64_t h = SeriesCache::hash(labels);
+    if (Series* s = cache.find(labels, h)) return s;
+    Series* s = store_.get(family, labels);
+    if (s != nullptr) cache.put(labels, h, s);  // a dropped series is looked up (and counted) each time
     return s;
 }
 

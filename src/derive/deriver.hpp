@@ -8,6 +8,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <cstdint>
 #include <string_view>
@@ -55,27 +56,27 @@ public:
     const std::vector<int>& families() const { return families_; }
 
 private:
-    // A small direct-mapped cache in front of the store's series index: the
-    // few label sets a log uses are found by one short hash and compare.
+    // A small open-addressing table in front of the store's series index:
+    // the label sets a log uses are found by a short hash and a compare of
+    // the label values in place, without joining them first. Bounded: past
+    // kMaxEntries label sets, the others are looked up in the store.
     class SeriesCache {
     public:
-        Series* find(std::string_view key, uint64_t hash) const {
-            const Slot& s = slots_[hash % kSlots];
-            return s.series != nullptr && s.key == key ? s.series : nullptr;
-        }
-        void put(std::string_view key, uint64_t hash, Series* series) {
-            Slot& s = slots_[hash % kSlots];
-            s.key.assign(key);
-            s.series = series;
-        }
+        using Labels = std::span<const std::string_view>;
+        static uint64_t hash(Labels labels);
+        Series* find(Labels labels, uint64_t hash) const;
+        void put(Labels labels, uint64_t hash, Series* series);
 
     private:
-        static constexpr size_t kSlots = 64;
+        static constexpr size_t kMaxEntries = 4096;
         struct Slot {
-            std::string key;
-            Series* series = nullptr;
+            uint64_t hash = 0;
+            Series* series = nullptr;  // null: empty
+            std::string key;           // per label: its 4-byte length, then its bytes
         };
-        std::array<Slot, kSlots> slots_;
+        static bool same(const std::string& key, Labels labels);
+        std::vector<Slot> slots_ = std::vector<Slot>(64);
+        size_t used_ = 0;
     };
 
     struct CompiledRule {
@@ -102,7 +103,6 @@ private:
     std::vector<Series*> in_flight_series_;  // payload of correlation entries -> series
     std::array<std::string_view, 16> labels_{};
     size_t nlabels_ = 0;
-    std::string key_;  // scratch: labels_ joined
     SeriesCache in_flight_cache_;
     DeriveStats stats_;
 };

@@ -167,3 +167,35 @@ TEST_CASE("the executeParse mapping is valid, and validation catches mistakes") 
     m.correlation.in_flight_metric = 0;  // a counter
     CHECK(m.validate());
 }
+
+TEST_CASE("label sets are told apart exactly, however many a rule sees") {
+    Mapping mapping = executeparse_mapping();
+    MetricStore store{20000};
+    JsonDecoder decoder{mapping};
+    Deriver deriver{mapping, store, {100, 600000}};
+    Event ev;
+    auto apply = [&](const std::string& capability, const std::string& operation) {
+        const std::string json = R"({"message":"executeParse - succeeded","capability":")" + capability +
+                                 R"(","operation":")" + operation +
+                                 R"(","result":{"durationMs":5},"timestamp":"2025-06-01T12:00:00Z"})";
+        test::Padded p(json);
+        REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
+        deriver.apply(ev);
+    };
+    // Values that join to the same bytes, and share their first and last bytes.
+    const std::pair<std::string, std::string> confusable[] = {
+        {"ab", "c"}, {"a", "bc"}, {"abc", ""}, {"", "abc"}, {"parse-task-0123456789", "core"},
+        {"parse-task-0123556789", "core"}};
+    // More label sets than the deriver caches: every one twice, interleaved.
+    const int many = 5000;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (const auto& [c, o] : confusable) apply(c, o);
+        for (int i = 0; i < many; ++i) apply(fmt::format("cap-{}", (i * 7919) % many), "core");
+    }
+    const MetricStore::Family* requests = nullptr;
+    for (const auto& f : store.families())
+        if (f->name == "openai_api_requests_total") requests = f.get();
+    REQUIRE(requests != nullptr);
+    CHECK(requests->series.size() == std::size(confusable) + many);
+    for (const auto& s : requests->series) CHECK(s->value.load() == 2);
+}
