@@ -23,12 +23,15 @@ constexpr size_t kCacheLine = 64;
 
 // Decoded entries handed between threads, packed: per entry its kind, time
 // and which fields are present, then one 8-byte slot per present field (a
-// number, or where a string's bytes are in the batch's arena). Only what the
-// mapping extracted is copied, and a batch's memory is reused once grown.
+// number, or where a string's bytes are in the batch's arena). Only the
+// fields read after decoding are copied (Mapping::derived_fields: not the
+// message or the time, already read), and a batch's memory is reused once
+// grown.
 class EventBatch {
 public:
     // `capacity`: the entries a batch is filled with before it is handed on.
-    EventBatch(const Mapping& mapping, size_t capacity) : nfields_(mapping.fields.size()) {
+    EventBatch(const Mapping& mapping, size_t capacity)
+        : nfields_(mapping.fields.size()), kept_fields_(mapping.derived_fields()) {
         for (size_t i = 0; i < nfields_; ++i)
             if (mapping.fields[i].type == FieldType::String) string_fields_ |= 1u << i;
         entries_.reserve(capacity);
@@ -50,7 +53,7 @@ public:
         uint32_t present = 0;
         for (size_t i = 0; i < nfields_; ++i) {
             const FieldValue& f = e.fields[i];
-            if (!f.present) continue;
+            if (!f.present || !(kept_fields_ & (1u << i))) continue;
             present |= 1u << i;
             Slot& slot = slots_.emplace_back();
             if (string_fields_ & (1u << i)) {
@@ -102,6 +105,7 @@ private:
         } str;
     };
     size_t nfields_;
+    uint32_t kept_fields_;        // bit i: field i is copied
     uint32_t string_fields_ = 0;  // bit i: field i is a string
     std::vector<Entry> entries_;
     std::vector<Slot> slots_;

@@ -128,6 +128,9 @@ struct Mapping {
 
     // Checks indices and types; returns a description of the first problem.
     std::optional<std::string> validate() const;
+    // Bit i: field i is read once an entry is decoded (by a rule, a
+    // classifier or the correlation), not only to decode it (its kind, time).
+    uint32_t derived_fields() const;
 };
 
 // The executeParse mapping of metrics.md (seed 000's names, labels, buckets).

@@ -181,4 +181,25 @@ std::optional<std::string> Mapping::validate() const {
     return std::nullopt;
 }
 
+uint32_t Mapping::derived_fields() const {
+    uint32_t used = 0;
+    auto field = [&](int f) {
+        if (f >= 0) used |= 1u << static_cast<unsigned>(f);
+    };
+    auto labels = [&](const std::vector<LabelSource>& ls) {
+        for (const auto& l : ls) {
+            if (l.kind == LabelSource::Kind::Field) field(l.index);
+            if (l.kind == LabelSource::Kind::Classified) field(classifiers[static_cast<size_t>(l.index)].field);
+        }
+    };
+    for (const auto& m : metrics)
+        for (const auto& r : m.rules) {
+            labels(r.labels);
+            if (r.value.kind != ValueSource::Kind::One) field(r.value.field);
+        }
+    field(correlation.key_field);
+    labels(correlation.in_flight_labels);
+    return used;
+}
+
 }  // namespace ailog

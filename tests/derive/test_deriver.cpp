@@ -168,6 +168,27 @@ TEST_CASE("the executeParse mapping is valid, and validation catches mistakes") 
     CHECK(m.validate());
 }
 
+TEST_CASE("the fields read after decoding: labels, values, classifiers, correlation") {
+    Mapping m = executeparse_mapping();
+    auto index = [&](std::string_view name) {
+        for (size_t i = 0; i < m.fields.size(); ++i)
+            if (m.fields[i].name == name) return static_cast<unsigned>(i);
+        FAIL("no field " << name);
+        return 0u;
+    };
+    uint32_t want = 0;
+    for (auto name : {"requestId", "capability", "operation", "durationMs", "tokens.input", "tokens.output",
+                      "openaiErrorStatusCode"})
+        want |= 1u << index(name);
+    CHECK(m.derived_fields() == want);  // not the message or the time
+    m.metrics[0].rules[0].labels[0] = {LabelSource::Kind::Field, static_cast<int>(index("message")), {}};
+    CHECK(m.derived_fields() == (want | 1u << index("message")));
+    m = executeparse_mapping();
+    m.correlation = {-1, -1, {}};
+    m.metrics[3].rules.clear();  // the only reader of the status code
+    CHECK(m.derived_fields() == (want & ~(1u << index("requestId")) & ~(1u << index("openaiErrorStatusCode"))));
+}
+
 TEST_CASE("label sets are told apart exactly, however many a rule sees") {
     Mapping mapping = executeparse_mapping();
     MetricStore store{20000};
