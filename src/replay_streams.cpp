@@ -172,6 +172,9 @@ private:
 // no one is decoding it, decodes that batch itself instead of waiting. With
 // one worker fewer than the cores, the threads never outnumber the cores, and
 // the work balances itself: the more the merge lags, the less it decodes.
+// A thread keeps to the lanes it decoded last unless another is far behind:
+// a lane moved to another core brings its reader's and parser's buffers
+// along as cache misses.
 class DecodePool {
 public:
     struct alignas(kCacheLine) Lane {
@@ -190,13 +193,14 @@ public:
         std::deque<std::unique_ptr<EventBatch>> full;  // decoded, in file order
         std::vector<std::unique_ptr<EventBatch>> free;
         bool busy = false;  // a thread is decoding the lane
+        unsigned last = 0;  // the thread that decoded it last (0: the merging thread)
         bool done = false;  // the set has ended: nothing more than `full`
     };
 
     DecodePool(unsigned workers, const std::vector<RotatedSet>& sets, const Mapping& mapping, const Clock& clock,
                const DecodeOptions& options) {
         for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set, mapping, clock, options));
-        for (unsigned w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
+        for (unsigned w = 1; w <= workers; ++w) threads_.emplace_back([this, w] { work(w); });
     }
     ~DecodePool() {
         {
@@ -225,12 +229,12 @@ public:
             }
             if (lane.done) return nullptr;
             if (!lane.busy && !lane.free.empty()) {
-                decode_batch(lane, lock);
+                decode_batch(lane, lock, kMerge);
                 continue;
             }
             // The lane is being decoded: decode another meanwhile, if one can be.
-            if (Lane* other = pick()) {
-                decode_batch(*other, lock);
+            if (Lane* other = pick(kMerge)) {
+                decode_batch(*other, lock, kMerge);
                 continue;
             }
             merge_waits_for_ = &lane;
@@ -243,11 +247,13 @@ private:
     static constexpr int kBatches = 12;
     static constexpr size_t kBatchEvents = 512;          // about 80 KB: twelve per set in memory
     static constexpr size_t kBatchArenaBytes = 1 << 20;  // or fewer entries with long strings
+    static constexpr unsigned kMerge = 0;                // the merging thread; workers are 1 to n
 
     // Decodes a batch of `lane`, which no one is decoding and which has a
-    // free batch; `lock` is released meanwhile.
-    void decode_batch(Lane& lane, std::unique_lock<std::mutex>& lock) {
+    // free batch, on thread `me`; `lock` is released meanwhile.
+    void decode_batch(Lane& lane, std::unique_lock<std::mutex>& lock, unsigned me) {
         lane.busy = true;
+        lane.last = me;
         auto b = std::move(lane.free.back());
         lane.free.pop_back();
         lock.unlock();
@@ -283,26 +289,32 @@ private:
         lane.progress.store(lane.reader.disk_bytes_done(), std::memory_order_relaxed);
         return more;
     }
-    // The lane a worker should decode next: the one with the fewest batches
-    // ready, as the merge will need it first.
-    Lane* pick() {
-        Lane* best = nullptr;
-        for (auto& l : lanes_)
-            if (!l->busy && !l->done && !l->free.empty() && (best == nullptr || l->full.size() < best->full.size()))
-                best = l.get();
-        return best;
+    // The lane thread `me` should decode next: of those it decoded last, the
+    // one with the fewest batches ready, as the merge will need it first;
+    // another lane only when it has far fewer ready (moving a lane costs
+    // cache misses, and lanes with a few batches ready can wait).
+    Lane* pick(unsigned me) {
+        Lane* any = nullptr;
+        Lane* own = nullptr;
+        for (auto& l : lanes_) {
+            if (l->busy || l->done || l->free.empty()) continue;
+            if (any == nullptr || l->full.size() < any->full.size()) any = l.get();
+            if (l->last == me && (own == nullptr || l->full.size() < own->full.size())) own = l.get();
+        }
+        if (own == nullptr || own->full.size() > 2 + 2 * any->full.size()) return any;
+        return own;
     }
-    void work() {
+    void work(unsigned me) {
         std::unique_lock<std::mutex> lock(mutex_);
         while (!stopping_) {
-            Lane* lane = pick();
+            Lane* lane = pick(me);
             if (lane == nullptr) {
                 ++idle_workers_;
                 work_cv_.wait(lock);
                 --idle_workers_;
                 continue;
             }
-            decode_batch(*lane, lock);
+            decode_batch(*lane, lock, me);
         }
     }
 
