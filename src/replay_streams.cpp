@@ -265,10 +265,15 @@ private:
             lane.full.push_back(std::move(b));
         else
             lane.free.push_back(std::move(b));
-        if (merge_waits_for_ == &lane) {
-            // Woken after the unlock, the merge does not sleep again on the mutex.
+        // The merge goes back to merging: an idle worker may carry on with
+        // the lane. Woken after the unlock, a thread does not sleep again on
+        // the mutex.
+        const bool wake_merge = merge_waits_for_ == &lane;
+        const bool wake_worker = me == kMerge && idle_workers_ > 0 && !lane.done && !lane.free.empty();
+        if (wake_merge || wake_worker) {
             lock.unlock();
-            ready_cv_.notify_one();
+            if (wake_merge) ready_cv_.notify_one();
+            if (wake_worker) work_cv_.notify_one();
             lock.lock();
         }
     }
