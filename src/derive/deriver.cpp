@@ -112,25 +112,22 @@ Series* Deriver::SeriesCache::find(Labels labels, uint64_t hash) const {
     }
 }
 
+Deriver::SeriesCache::Slot& Deriver::SeriesCache::empty_slot(uint64_t hash) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].series != nullptr) i = (i + 1) & mask;
+    return slots_[i];
+}
+
 void Deriver::SeriesCache::put(Labels labels, uint64_t hash, Series* series) {
     if (used_ >= kMaxEntries) return;
     if ((used_ + 1) * 2 > slots_.size()) {
         std::vector<Slot> old(slots_.size() * 2);
         old.swap(slots_);
-        used_ = 0;
-        for (Slot& s : old) {
-            if (s.series == nullptr) continue;
-            const size_t mask = slots_.size() - 1;
-            size_t i = s.hash & mask;
-            while (slots_[i].series != nullptr) i = (i + 1) & mask;
-            slots_[i] = std::move(s);
-            ++used_;
-        }
+        for (Slot& s : old)
+            if (s.series != nullptr) empty_slot(s.hash) = std::move(s);
     }
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i].series != nullptr) i = (i + 1) & mask;
-    Slot& s = slots_[i];
+    Slot& s = empty_slot(hash);
     s.hash = hash;
     s.series = series;
     s.key.clear();

@@ -75,6 +75,7 @@ private:
             std::string key;           // per label: its 4-byte length, then its bytes
         };
         static bool same(const std::string& key, Labels labels);
+        Slot& empty_slot(uint64_t hash);  // where `hash` goes (linear probing)
         std::vector<Slot> slots_ = std::vector<Slot>(64);
         size_t used_ = 0;
     };
