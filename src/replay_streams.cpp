@@ -1,5 +1,5 @@
 // Replay streams: one rotated set's entries, decoded on the caller's thread,
-// on a thread of their own, or on several.
+// on threads shared between several sets, or on several threads for one set.
 #include "replay_streams.hpp"
 
 #include <algorithm>
