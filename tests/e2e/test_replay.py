@@ -233,6 +233,19 @@ def test_replay_equals_serve():
     assert compare(replayed, expected) == []
 
 
+def assert_threads_agree(thread_counts, args, paths, expected, what):
+    """Replays `paths` with each --threads count (1 among them): every run
+    equals the generator's figures, and every series equals --threads 1's."""
+    runs = {}
+    for threads in thread_counts:
+        samples = parse_exposition(replay(*args, "--threads", threads, *paths).stdout.decode())
+        problems = compare(samples, expected)
+        assert not problems, f"{what}--threads {threads}:\n" + "\n".join(problems[:20])
+        runs[threads] = {k: v for k, v in samples.items() if not k[0].startswith("process_")}
+    for threads, samples in runs.items():
+        assert samples == runs[1], f"{what}--threads {threads} differs from --threads 1"
+
+
 def test_parallel_streams_equal_one_stream():
     """Several sets are decoded on threads shared between them (fewer, as
     many, or more than the sets) and merged by time: the same figures as the
@@ -249,14 +262,7 @@ def test_parallel_streams_equal_one_stream():
         with open(pods[-1], "wb") as f:
             f.write(b"".join(line + b"\n" for line in lines[i::4]))
     args = ["--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 4096]
-    runs = {}
-    for threads in (1, 2, 3, 6, 0):
-        merged = parse_exposition(replay(*args, "--threads", threads, *pods).stdout.decode())
-        problems = compare(merged, expected)
-        assert not problems, f"--threads {threads}:\n" + "\n".join(problems[:20])
-        runs[threads] = {k: v for k, v in merged.items() if not k[0].startswith("process_")}
-    for threads, samples in runs.items():
-        assert samples == runs[1], f"--threads {threads} differs from --threads 1"
+    assert_threads_agree((1, 2, 3, 6, 0), args, pods, expected, "")
 
 
 def test_decoding_threads_change_nothing():
@@ -271,16 +277,8 @@ def test_decoding_threads_change_nothing():
         sets = os.path.join(tmp, "set")
         os.mkdir(sets)
         split_rotated(corpus, sets)
-        runs = {}
-        for threads in (1, 2, 3, 0):
-            out = replay("--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 8192,
-                         "--threads", threads, sets).stdout.decode()
-            samples = parse_exposition(out)
-            problems = compare(samples, expected)
-            assert not problems, f"{wrapper}, --threads {threads}:\n" + "\n".join(problems[:20])
-            runs[threads] = {k: v for k, v in samples.items() if not k[0].startswith("process_")}
-        for threads, samples in runs.items():
-            assert samples == runs[1], f"{wrapper}: --threads {threads} differs from --threads 1"
+        args = ["--output", "prometheus", "--correlation.max-age", "100000d", "--max-line-bytes", 8192]
+        assert_threads_agree((1, 2, 3, 0), args, [sets], expected, f"{wrapper}, ")
 
 
 def test_summary_json_and_table():
