@@ -4,11 +4,14 @@
 // Pipeline runs on one thread.
 #pragma once
 
+#include <vector>
+
 #include "ailog/clock.hpp"
 #include "ailog/line_sink.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "decode/line_decoder.hpp"
+#include "decode/timestamp.hpp"
 #include "derive/deriver.hpp"
 #include "sink/self_metrics.hpp"
 
@@ -17,19 +20,23 @@ namespace ailog {
 struct PipelineOptions {
     DecodeOptions decode;
     CorrelationTable::Limits correlation;
-    // When idle, forget starts older than the age limit by the wall clock
-    // (live logs: an idle exporter has read everything up to now).
-    bool expire_when_idle = true;
+    // Live inputs (serve): a start's age is also the wall time since it was
+    // read, checked at every batch, idle or not. Replay: log time only (the
+    // time a start was "read" is its own log time).
+    bool live = true;
 };
 
 class Pipeline final : public LineSink {
 public:
     Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options);
 
-    int open_source(std::string_view name) override { return decoder_.open_source(name); }
-    void close_source(int source) override { decoder_.close_source(source); }
+    // A source is one file or stdin; the files of one rotated set are one
+    // input (their correlation ids and clock are the same).
+    int open_source(std::string_view name) override;
+    void close_source(int source) override;
     void on_line(int source, std::string_view line, size_t capacity) override {
-        decoder_.decode(source, line, capacity, [this](const Event& e) { apply(e); });
+        const uint32_t input = source_inputs_[static_cast<size_t>(source)];
+        decoder_.decode(source, line, capacity, [this, input](const Event& e) { apply(e, input); });
     }
     void on_too_long(int source) override { decoder_.too_long(source); }
     void on_bytes(size_t n) override;
@@ -37,10 +44,17 @@ public:
     void on_read_error(int source) override;
     void on_batch_end(bool idle) override;
 
-    // Derives one decoded entry.
-    void apply(const Event& e) {
-        deriver_.apply(e);
-        stats_.last_entry_ms = e.time_ms;
+    // Derives one decoded entry of `input` (a Deriver input), in the
+    // input's order. A local time in a repeated hour takes the occurrence
+    // nearest to the input's previous entry.
+    void apply(const Event& e, uint32_t input) {
+        apply_at(e, input,
+                 e.fold_ms != 0 ? resolve_fold(e.time_ms, e.fold_ms, deriver_.input_last_ms(input)) : e.time_ms);
+    }
+    // The same, with the entry's time already resolved.
+    void apply_at(const Event& e, uint32_t input, double time_ms) {
+        deriver_.apply(e, input, time_ms, options_.live ? read_clock_ms_ : time_ms);
+        stats_.last_entry_ms = time_ms;
     }
     // Makes every count visible to scrapes.
     void publish();
@@ -63,6 +77,8 @@ private:
     LineDecoder decoder_;
     Deriver deriver_;
     SelfMetrics self_;
+    std::vector<uint32_t> source_inputs_;  // by source
+    double read_clock_ms_;                 // wall time, read once per batch of lines
 };
 
 }  // namespace ailog

@@ -1,6 +1,7 @@
 // Replay: k-way merge of rotated-set streams by entry time.
 #include "replay.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <queue>
 #include <thread>
@@ -15,7 +16,7 @@ PipelineOptions pipeline_options(const ReplayOptions& o) {
     p.decode = o.decode;
     p.decode.arrival_time_fallback = false;  // history needs its own timestamps
     p.correlation = o.correlation;
-    p.expire_when_idle = false;
+    p.live = false;
     return p;
 }
 
@@ -28,6 +29,9 @@ Replay::Replay(const Mapping& mapping, MetricStore& store, const Clock& clock, R
       options_(options),
       sets_(std::move(sets)) {
     options_.decode.arrival_time_fallback = false;
+    // A history ends now: later entries have a clock that is wrong, or a
+    // timestamp that is not one.
+    options_.decode.latest_ms = std::min(options_.decode.latest_ms, clock.now_ms());
 }
 
 uint64_t Replay::total_bytes() const {
@@ -41,12 +45,18 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
     const unsigned threads = options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
     const auto streams = make_entry_streams(threads, sets_, pipeline_.mapping(), clock_, options_.decode, stats);
 
+    // Each set is one input: its own correlation ids and clock.
+    std::vector<uint32_t> inputs;
+    for (const auto& set : sets_) inputs.push_back(pipeline_.deriver().open_input(set.name));
+
     const auto& kinds = pipeline_.mapping().kinds;
     // Oldest head first; ties keep the order of the sets.
     auto later = [&](size_t a, size_t b) {
         const Event& ea = *streams[a]->head;
         const Event& eb = *streams[b]->head;
-        if (ea.time_ms != eb.time_ms) return ea.time_ms > eb.time_ms;
+        const double ta = streams[a]->head_time_ms;
+        const double tb = streams[b]->head_time_ms;
+        if (ta != tb) return ta > tb;
         // At the same instant a start goes first: its end may be in another file.
         const bool sa = kinds[static_cast<size_t>(ea.kind)].role == EntryRole::Start;
         const bool sb = kinds[static_cast<size_t>(eb.kind)].role == EntryRole::Start;
@@ -70,15 +80,17 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
         heap.pop();
         EntryStream& s = *streams[i];
         const Event& e = *s.head;
-        const bool before = options_.from_ms && e.time_ms < *options_.from_ms;
-        const bool after = options_.to_ms && e.time_ms > *options_.to_ms;
+        const double t = s.head_time_ms;
+        const bool before = options_.from_ms && t < *options_.from_ms;
+        const bool after = options_.to_ms && t > *options_.to_ms;
         if (before || after) {
             ++stats.entries_outside_window;
         } else {
-            if (sampler != nullptr) sampler->before_entry(e.time_ms);
-            pipeline_.apply(e);
-            if (result.entries++ == 0) result.first_ms = e.time_ms;
-            result.last_ms = e.time_ms;
+            if (sampler != nullptr) sampler->before_entry(t);
+            pipeline_.apply_at(e, inputs[i], t);
+            if (result.entries++ == 0) result.first_ms = result.last_ms = t;
+            result.first_ms = std::min(result.first_ms, t);
+            result.last_ms = std::max(result.last_ms, t);
         }
         if (s.advance()) heap.push(i);
         if (progress && ++since_progress >= 65536) {

@@ -18,7 +18,7 @@
 namespace ailog {
 
 struct ReplayOptions {
-    DecodeOptions decode;  // arrival_time_fallback is forced off
+    DecodeOptions decode;  // arrival_time_fallback is forced off; latest_ms is the replay's start
     CorrelationTable::Limits correlation;
     std::optional<double> from_ms;
     std::optional<double> to_ms;
@@ -27,7 +27,7 @@ struct ReplayOptions {
 
 struct ReplayResult {
     uint64_t entries = 0;  // applied (inside the window)
-    double first_ms = 0;
+    double first_ms = 0;   // earliest and latest of them
     double last_ms = 0;
 };
 

@@ -66,6 +66,7 @@ public:
         }
         Entry& entry = entries_.emplace_back();
         entry.time_ms = e.time_ms;
+        entry.fold_ms = e.fold_ms;
         entry.kind = e.kind;
         entry.present = present;
         entry.first_slot = first_slot;
@@ -75,6 +76,7 @@ public:
         const Entry& entry = entries_[k];
         e.kind = entry.kind;
         e.time_ms = entry.time_ms;
+        e.fold_ms = entry.fold_ms;
         e.has_time = true;
         const Slot* slot = slots_.data() + entry.first_slot;
         for (size_t i = 0; i < nfields_; ++i) {
@@ -93,6 +95,7 @@ private:
     static_assert(kMaxFields <= 32, "presence is a 32-bit mask");
     struct Entry {
         double time_ms;
+        int32_t fold_ms;
         int kind;
         uint32_t present;  // bit i: field i has a slot
         uint32_t first_slot;
@@ -115,6 +118,7 @@ private:
 void add_decoder_counts(PipelineStats& to, const PipelineStats& from) {
     to.lines += from.lines;
     to.entries_without_time += from.entries_without_time;
+    for (size_t r = 0; r < to.invalid_timestamps.size(); ++r) to.invalid_timestamps[r] += from.invalid_timestamps[r];
     for (size_t r = 0; r < to.skipped.size(); ++r) to.skipped[r] += from.skipped[r];
 }
 
@@ -143,7 +147,7 @@ public:
         source_ = decoder_.open_source(set.name);
     }
 
-    bool advance() override {
+    bool next() override {
         std::string_view line;
         size_t cap = 0;
         head = nullptr;
@@ -338,7 +342,7 @@ class PooledStream final : public EntryStream {
 public:
     PooledStream(std::shared_ptr<DecodePool> pool, size_t lane) : pool_(std::move(pool)), lane_(pool_->lane(lane)) {}
 
-    bool advance() override {
+    bool next() override {
         if (current_ && ++pos_ < current_->size()) {
             current_->load(pos_, event_);
             return true;
@@ -408,7 +412,7 @@ public:
         for (auto& w : workers_) w->thread.join();
     }
 
-    bool advance() override {
+    bool next() override {
         if (current_ != nullptr && ++pos_ < current_->events.size()) {
             current_->events.load(pos_, event_);
             return true;

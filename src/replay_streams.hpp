@@ -15,6 +15,7 @@
 #include "ailog/event.hpp"
 #include "ailog/mapping.hpp"
 #include "decode/line_decoder.hpp"
+#include "decode/timestamp.hpp"
 #include "sink/self_metrics.hpp"
 #include "source/replay_files.hpp"
 
@@ -23,14 +24,24 @@ namespace ailog {
 class EntryStream {
 public:
     virtual ~EntryStream() = default;
-    // The next entry into `head` (valid until the next advance()); false at
-    // the end of the set.
-    virtual bool advance() = 0;
+    // The next entry into `head` (valid until the next advance()), and its
+    // time into head_time_ms: a local time in a repeated hour takes the
+    // occurrence nearest to the set's previous entry. False at the end of
+    // the set.
+    bool advance() {
+        if (!next()) return false;
+        head_time_ms = head->fold_ms != 0 ? resolve_fold(head->time_ms, head->fold_ms, head_time_ms) : head->time_ms;
+        return true;
+    }
     // Bytes of the set's files consumed so far (compressed bytes for .gz).
     virtual uint64_t disk_bytes_done() const = 0;
     // After the end: the lines, skips and bytes read, added to `stats`.
     virtual void add_totals(PipelineStats& stats) const = 0;
     const Event* head = nullptr;
+    double head_time_ms = 0;
+
+protected:
+    virtual bool next() = 0;
 };
 
 // The streams of `sets`, decoded on `threads` threads in all, the caller's

@@ -20,6 +20,12 @@ struct Event {
     int kind = -1;          // index into Mapping::kinds
     double time_ms = 0;     // ms since the Unix epoch
     bool has_time = false;  // false: neither the entry nor its wrapper had a usable time
+    // The entry's own time was present but unusable (a TimeError: malformed,
+    // out of range); 0 when valid or absent.
+    uint8_t time_error = 0;
+    // A zone-less local time in a repeated hour: time_ms is its first
+    // occurrence, time_ms + fold_ms the second (resolved per input, in order).
+    int32_t fold_ms = 0;
     std::array<FieldValue, kMaxFields> fields{};
 };
 

@@ -51,6 +51,10 @@ public:
         return get(family, std::span<const std::string_view>(label_values.begin(), label_values.size()));
     }
 
+    // Labels rendered into every series, present and future, ahead of its
+    // own (`job="x",instance="y"`, escaped). Writer thread.
+    void add_constant_labels(std::string_view rendered);
+
     // Writer-side updates (one writing thread).
     static void add(Series& s, double v) {
         s.value.store(s.value.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
@@ -92,6 +96,7 @@ private:
     mutable std::mutex mutex_;
     std::string key_;  // scratch for lookups
     size_t max_series_;
+    std::string constant_labels_;
     std::atomic<size_t> limited_series_{0};
 };
 

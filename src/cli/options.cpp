@@ -61,6 +61,11 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
                    "Start entries older than this without an end entry are forgotten (counted as evicted)")
         ->check(kDuration)
         ->capture_default_str();
+    app.add_option("--input.timezone", o.input_timezone,
+                   "Time zone of timestamps written without a zone or offset (\"2025-06-01 12:00:00.029\"): an IANA "
+                   "name such as America/New_York, UTC, or Local (the TZ environment variable, else the system's "
+                   "zone). Timestamps with Z or an offset, epoch numbers and Docker/CRI times are unaffected")
+        ->capture_default_str();
     app.add_flag("--files.recursive", o.recursive, "Directories: also read the files of their subdirectories");
     app.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -109,6 +114,14 @@ Examples:
   promtool tsdb create-blocks-from openmetrics history.om /var/lib/prometheus/metrics2
 )";
 
+const CLI::Validator kConstantLabel(
+    [](std::string& s) -> std::string {
+        std::string name, value;
+        if (auto problem = parse_constant_label(s, name, value)) return *problem;
+        return {};
+    },
+    "NAME=VALUE");
+
 const CLI::Validator kTimeArg(
     [](std::string& s) -> std::string {
         return parse_time_arg(s, 0) ? std::string() : "not a time such as 2025-06-01T00:00:00Z, now or -7d: " + s;
@@ -127,6 +140,17 @@ void add_replay_options(CLI::App& replay, ReplayOptions& o) {
     replay.add_option("--step", o.step, "openmetrics: one sample per series at every multiple of this")
         ->check(kDuration)
         ->capture_default_str();
+    replay
+        .add_option("--max-gap", o.max_gap,
+                    "openmetrics: sample for at most this long after an entry; a longer silence is skipped and "
+                    "sampling resumes one step before the next entry")
+        ->check(kDuration)
+        ->capture_default_str();
+    replay
+        .add_option("--label", o.labels,
+                    "NAME=VALUE: a constant label on every replayed series, e.g. the job and instance of the live "
+                    "scrape (repeatable)")
+        ->check(kConstantLabel);
     replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
         ->check(kTimeArg);
     replay.add_option("--to", o.to, "Only entries at or before this time (RFC 3339, or relative: -1h)")
@@ -195,6 +219,19 @@ ParsedCommand parse_command_line(int argc, char** argv) {
 int startup_error(const std::string& message) {
     spdlog::error("{}", message);
     return kUsageError;
+}
+
+std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos) return "not NAME=VALUE: " + arg;
+    name = arg.substr(0, eq);
+    value = arg.substr(eq + 1);
+    const auto is_start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+    bool ok = !name.empty() && is_start(name[0]);
+    for (char c : name) ok = ok && (is_start(c) || (c >= '0' && c <= '9'));
+    if (!ok) return "not a label name ([a-zA-Z_][a-zA-Z0-9_]*): " + name;
+    if (name.starts_with("__")) return "label names starting with __ are reserved: " + name;
+    return std::nullopt;
 }
 
 std::optional<double> parse_time_arg(const std::string& s, double now_ms) {

@@ -17,6 +17,7 @@ struct CommonOptions {
     size_t max_series = 10000;
     size_t correlation_max_entries = 100000;
     std::string correlation_max_age = "10m";
+    std::string input_timezone = "Local";
     bool recursive = false;
     std::string log_level = "info";
     std::string log_format = "logfmt";
@@ -36,6 +37,8 @@ struct ReplayOptions : CommonOptions {
     std::string output = "summary";  // openmetrics, prometheus, summary, json
     std::string output_file;         // empty: stdout
     std::string step = "15s";
+    std::string max_gap = "24h";
+    std::vector<std::string> labels;  // NAME=VALUE
     std::string from;
     std::string to;
     bool quiet = false;
@@ -56,6 +59,9 @@ ParsedCommand parse_command_line(int argc, char** argv);
 
 // Logs a start-up error and returns the exit code for it (2).
 int startup_error(const std::string& message);
+
+// "NAME=VALUE" with a valid Prometheus label name; the problem otherwise.
+std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value);
 
 // "2025-06-01T12:00:00Z", "now", or relative to now: "-7d", "-36h".
 // Milliseconds since the epoch; nothing if not a time.

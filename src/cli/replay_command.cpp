@@ -8,11 +8,15 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "common/duration.hpp"
+#include "decode/timezone.hpp"
 #include "log.hpp"
 #include "replay.hpp"
 #include "sink/openmetrics_writer.hpp"
@@ -48,6 +52,27 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
+// --label NAME=VALUE on every series; a name the series already have is an error.
+std::optional<std::string> add_constant_labels(MetricStore& store, const std::vector<std::string>& labels) {
+    std::string rendered;
+    std::set<std::string> names;
+    for (const auto& l : labels) {
+        std::string name, value;
+        if (auto problem = parse_constant_label(l, name, value)) return "invalid --label: " + *problem;
+        if (!names.insert(name).second) return "--label " + name + " is given more than once";
+        for (const auto& f : store.families())
+            for (const auto& n : f->label_names)
+                if (n == name || name == "le")
+                    return fmt::format("--label {}: {} already has a label of that name", name, f->name);
+        if (!rendered.empty()) rendered += ',';
+        rendered += name + "=\"";
+        append_escaped_label_value(rendered, value);
+        rendered += '"';
+    }
+    store.add_constant_labels(rendered);
+    return std::nullopt;
+}
+
 }  // namespace
 
 int run_replay(const ReplayOptions& o) {
@@ -55,8 +80,13 @@ int run_replay(const ReplayOptions& o) {
     const Mapping mapping = executeparse_mapping();
     if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
 
+    std::string zone_problem;
+    auto zone = TimeZone::locate(o.input_timezone, zone_problem);
+    if (!zone) return startup_error(fmt::format("invalid --input.timezone \"{}\": {}", o.input_timezone, zone_problem));
+
     SystemClock clock;
     ailog::ReplayOptions ropts;
+    ropts.decode.zone = zone;
     ropts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
     ropts.decode.max_line_bytes = o.max_line_bytes;
     ropts.threads = o.threads;
@@ -85,11 +115,17 @@ int run_replay(const ReplayOptions& o) {
 
     MetricStore store(o.max_series);
     Replay replay(mapping, store, clock, ropts, std::move(sets));
+    if (auto problem = add_constant_labels(store, o.labels)) return startup_error(*problem);
     std::unique_ptr<OpenMetricsWriter> sampler;
     try {
-        if (o.output == "openmetrics")
-            sampler = std::make_unique<OpenMetricsWriter>(store, replay.pipeline().deriver().families(),
-                                                          *parse_duration_ms(o.step));
+        if (o.output == "openmetrics") {
+            Deriver& deriver = replay.pipeline().deriver();
+            // Starts whose end never comes leave the in-flight gauge at the
+            // instant the live exporter would have forgotten them.
+            sampler = std::make_unique<OpenMetricsWriter>(store, deriver.families(), *parse_duration_ms(o.step),
+                                                          *parse_duration_ms(o.max_gap),
+                                                          [&deriver](double t) { deriver.expire_read(t); });
+        }
         ProgressBar bar(!o.quiet && isatty(STDERR_FILENO));
         const ReplayResult r =
             replay.run(sampler.get(), [&](uint64_t done, uint64_t total) { bar.update(done, total); });

@@ -16,6 +16,7 @@
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "common/duration.hpp"
+#include "decode/timezone.hpp"
 #include "log.hpp"
 #include "pipeline.hpp"
 #include "sink/http_server.hpp"
@@ -64,6 +65,9 @@ int run_serve(const ServeOptions& o) {
 
     const Mapping mapping = executeparse_mapping();
     if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
+    std::string zone_problem;
+    auto zone = TimeZone::locate(o.input_timezone, zone_problem);
+    if (!zone) return startup_error(fmt::format("invalid --input.timezone \"{}\": {}", o.input_timezone, zone_problem));
     raise_fd_limit();
 
     MetricStore store(o.max_series);
@@ -71,6 +75,7 @@ int run_serve(const ServeOptions& o) {
     PipelineOptions popts;
     popts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
     popts.decode.max_line_bytes = o.max_line_bytes;
+    popts.decode.zone = zone;
     popts.correlation.max_entries = o.correlation_max_entries;
     popts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
     Pipeline pipeline(mapping, store, clock, popts);
@@ -82,7 +87,7 @@ int run_serve(const ServeOptions& o) {
         if (state) {
             try {
                 check_state(*state, store, pipeline.deriver().families());
-                restore_state(*state, pipeline, store);
+                restore_state(*state, pipeline, store, clock.now_ms());
                 spdlog::info("state restored file={} files={} open_requests={}", o.state_file, state->files.size(),
                              state->open_starts.size());
             } catch (const StateError& e) {

@@ -10,7 +10,8 @@ namespace ailog {
 using simdjson::error_code;
 namespace od = simdjson::ondemand;
 
-JsonDecoder::JsonDecoder(const Mapping& mapping) : mapping_(mapping), used_in_(mapping.fields.size(), 0) {
+JsonDecoder::JsonDecoder(const Mapping& mapping, std::shared_ptr<const TimeZone> zone)
+    : mapping_(mapping), used_in_(mapping.fields.size(), 0), local_time_(std::move(zone)) {
     nodes_.push_back(Node{});  // root
     for (int f = 0; f < static_cast<int>(mapping.fields.size()); ++f) {
         const auto& spec = mapping.fields[static_cast<size_t>(f)];
@@ -110,22 +111,27 @@ error_code JsonDecoder::read_leaf(od::value& v, const Node& leaf) {
             break;
         }
         case FieldType::Timestamp: {
-            double ms;
+            ParsedTime parsed;
             if (t == od::json_type::number) {
                 double d;
                 if (auto e = v.get_double().get(d)) return e;
-                ms = epoch_to_ms(d);
+                parsed = epoch_time(d);
             } else if (t == od::json_type::string) {
                 std::string_view sv;
                 if (auto e = v.get_string().get(sv)) return e;
-                auto parsed = parse_iso8601_ms(sv);
-                if (!parsed) return simdjson::SUCCESS;  // unusable: as if absent
-                ms = *parsed;
+                parsed = parse_iso8601(sv, &local_time_);
             } else {
                 wrong_type_ |= 1u << f;
                 return simdjson::SUCCESS;
             }
-            out.num = ms;
+            const bool is_time = f == mapping_.time_field;
+            if (parsed.error != TimeError::None) {
+                // Unusable: as if absent, and remembered as the reason.
+                if (is_time) time_error_ = parsed.error;
+                return simdjson::SUCCESS;
+            }
+            if (is_time) ev_->fold_ms = parsed.fold_ms;
+            out.num = parsed.ms;
             break;
         }
     }
@@ -289,6 +295,8 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
     end_ = payload.data() + capacity;
     wrong_type_ = 0;
     invalid_value_ = 0;
+    time_error_ = TimeError::None;
+    ev.fold_ms = 0;
 
     od::document doc;
     if (auto e = parser_.iterate(simdjson::padded_string_view(payload.data(), payload.size(), capacity)).get(doc))
@@ -315,8 +323,11 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
     if (mapping_.time_field >= 0 && ev.fields[static_cast<size_t>(mapping_.time_field)].present) {
         ev.time_ms = ev.fields[static_cast<size_t>(mapping_.time_field)].num;
         ev.has_time = true;
+        ev.time_error = 0;
     } else {
         ev.has_time = false;
+        ev.fold_ms = 0;
+        ev.time_error = static_cast<uint8_t>(time_error_);
     }
     return std::nullopt;
 }

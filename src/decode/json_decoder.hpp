@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,12 +19,15 @@
 #include "ailog/event.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/skip_reason.hpp"
+#include "decode/timestamp.hpp"
+#include "decode/timezone.hpp"
 
 namespace ailog {
 
 class JsonDecoder {
 public:
-    explicit JsonDecoder(const Mapping& mapping);
+    // `zone`: of timestamps written without a zone or an offset.
+    explicit JsonDecoder(const Mapping& mapping, std::shared_ptr<const TimeZone> zone = TimeZone::utc());
 
     // `capacity`: readable bytes from payload.data(), at least
     // payload.size() + SIMDJSON_PADDING. Returns the skip reason, or nothing
@@ -65,6 +69,8 @@ private:
     // kind reads the field.
     uint32_t wrong_type_ = 0;
     uint32_t invalid_value_ = 0;
+    TimeError time_error_ = TimeError::None;  // of the time field, when unusable
+    LocalTimeConverter local_time_;
 };
 
 }  // namespace ailog

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ struct DecodeOptions {
     // Entries without a timestamp: take the arrival time (serve), or skip
     // them (replay). Either way they are counted.
     bool arrival_time_fallback = true;
+    // Zone of timestamps written without a zone or an offset.
+    std::shared_ptr<const TimeZone> zone = TimeZone::utc();
+    // Entries timestamped later than this are treated as having no
+    // timestamp (replay: the time it started), counted as `future`.
+    double latest_ms = kMaxTimestampMs;
 };
 
 class LineDecoder {
@@ -113,8 +119,14 @@ void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_even
         skip(source, *reason, p.text);
         return;
     }
+    if (event_.has_time && event_.time_ms > options_.latest_ms) {
+        event_.has_time = false;
+        event_.fold_ms = 0;
+        event_.time_error = static_cast<uint8_t>(TimeError::Future);
+    }
     if (!event_.has_time) {
-        if (const auto wrapper_time = p.time.value()) {
+        ++stats_.invalid_timestamps[event_.time_error];
+        if (const auto wrapper_time = p.time.value(); wrapper_time && *wrapper_time <= options_.latest_ms) {
             event_.time_ms = *wrapper_time;
         } else {
             ++stats_.entries_without_time;

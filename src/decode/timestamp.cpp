@@ -1,7 +1,10 @@
 // ISO 8601 and epoch timestamps to milliseconds since the Unix epoch.
 #include "decode/timestamp.hpp"
 
+#include <cmath>
 #include <cstdint>
+
+#include "decode/timezone.hpp"
 
 namespace ailog {
 namespace {
@@ -38,17 +41,29 @@ int days_in_month(int y, int m) {
     return m == 2 && leap(y) ? 29 : kDays[m - 1];
 }
 
+ParsedTime invalid(TimeError e) {
+    ParsedTime t;
+    t.error = e;
+    return t;
+}
+
+ParsedTime checked(double ms, int32_t fold_ms = 0) {
+    if (!(ms >= 0 && ms < kMaxTimestampMs)) return invalid(TimeError::OutOfRange);
+    return {ms, fold_ms, TimeError::None};
+}
+
 }  // namespace
 
-std::optional<double> parse_iso8601_ms(std::string_view s) {
+ParsedTime parse_iso8601(std::string_view s, LocalTimeConverter* local) {
     int year, month, day, hour, minute, second;
     if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
         !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
         s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
-        return std::nullopt;
+        return invalid(TimeError::Malformed);
+    // Second 60 is a leap second (counted as the next second's start, as POSIX time does).
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
         second > 60)
-        return std::nullopt;
+        return invalid(TimeError::Malformed);
 
     size_t pos = 19;
     double fraction_ms = 0;
@@ -65,10 +80,11 @@ std::optional<double> parse_iso8601_ms(std::string_view s) {
             }
             ++pos;
         }
-        if (pos == start) return std::nullopt;
+        if (pos == start) return invalid(TimeError::Malformed);
         fraction_ms = static_cast<double>(frac) * 1000.0 / static_cast<double>(scale);
     }
 
+    bool zoned = false;
     int offset_min = 0;
     if (pos < s.size()) {
         const char z = s[pos];
@@ -76,32 +92,50 @@ std::optional<double> parse_iso8601_ms(std::string_view s) {
             ++pos;
         } else if (z == '+' || z == '-') {
             int oh, om;
-            if (!digits(s, pos + 1, 2, oh)) return std::nullopt;
+            if (!digits(s, pos + 1, 2, oh)) return invalid(TimeError::Malformed);
             size_t after = pos + 3;
             if (after < s.size() && s[after] == ':') ++after;
-            if (!digits(s, after, 2, om)) return std::nullopt;
-            if (oh > 23 || om > 59) return std::nullopt;
+            if (!digits(s, after, 2, om)) return invalid(TimeError::Malformed);
+            if (oh > 23 || om > 59) return invalid(TimeError::Malformed);
             offset_min = (oh * 60 + om) * (z == '-' ? -1 : 1);
             pos = after + 2;
         } else {
-            return std::nullopt;
+            return invalid(TimeError::Malformed);
         }
+        zoned = true;
     }
-    if (pos != s.size()) return std::nullopt;
+    if (pos != s.size()) return invalid(TimeError::Malformed);
 
     const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    const int64_t wall = days * 86400 + hour * 3600 + minute * 60 + second;
+    int64_t secs = wall - offset_min * 60;
+    int32_t fold_s = 0;
+    if (!zoned && local != nullptr) secs = local->to_utc(wall, fold_s);
     // Integral milliseconds first, so whole-ms timestamps stay exact.
     const int64_t whole_ms = secs * 1000 + static_cast<int64_t>(fraction_ms);
-    return static_cast<double>(whole_ms) + (fraction_ms - static_cast<double>(static_cast<int64_t>(fraction_ms)));
+    return checked(static_cast<double>(whole_ms) + (fraction_ms - static_cast<double>(static_cast<int64_t>(fraction_ms))),
+                   fold_s * 1000);
 }
 
-double epoch_to_ms(double v) {
+std::optional<double> parse_iso8601_ms(std::string_view s) {
+    const ParsedTime t = parse_iso8601(s, nullptr);
+    if (t.error != TimeError::None) return std::nullopt;
+    return t.ms;
+}
+
+ParsedTime epoch_time(double v) {
+    if (!std::isfinite(v)) return invalid(TimeError::OutOfRange);
     const double a = v < 0 ? -v : v;
-    if (a < 1e11) return v * 1000.0;  // seconds
-    if (a < 1e14) return v;           // milliseconds
-    if (a < 1e17) return v / 1000.0;  // microseconds
-    return v / 1e6;                   // nanoseconds
+    double ms;
+    if (a < 1e11)
+        ms = v * 1000.0;  // seconds
+    else if (a < 1e14)
+        ms = v;  // milliseconds
+    else if (a < 1e17)
+        ms = v / 1000.0;  // microseconds
+    else
+        ms = v / 1e6;  // nanoseconds
+    return checked(ms);
 }
 
 }  // namespace ailog

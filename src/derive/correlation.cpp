@@ -54,6 +54,15 @@ void CorrelationTable::unlink_and_free(uint32_t slot) {
         slots_[s.next].prev = s.prev;
     else
         tail_ = s.prev;
+    InputList& in = inputs_[s.entry.input];
+    if (s.input_prev != kNil)
+        slots_[s.input_prev].input_next = s.input_next;
+    else
+        in.head = s.input_next;
+    if (s.input_next != kNil)
+        slots_[s.input_next].input_prev = s.input_prev;
+    else
+        in.tail = s.input_prev;
     free_.push_back(slot);
     --size_;
 }

@@ -166,7 +166,43 @@ void Deriver::evicted(const CorrelationTable::Entry& e, EvictReason r) {
     ++stats_.evicted[static_cast<size_t>(r)];
 }
 
-void Deriver::apply(const Event& ev) {
+uint32_t Deriver::open_input(std::string_view name) {
+    std::string key(name);
+    if (auto it = input_by_name_.find(key); it != input_by_name_.end()) {
+        ++inputs_[it->second].users;
+        return it->second;
+    }
+    release_closed_inputs();
+    uint32_t id = 0;
+    while (id < inputs_.size() && inputs_[id].in_use) ++id;
+    if (id == inputs_.size()) inputs_.emplace_back();
+    Input& in = inputs_[id];
+    in = Input{key, hash_key(key), 0, 1, true};
+    input_by_name_.emplace(std::move(key), id);
+    return id;
+}
+
+void Deriver::close_input(uint32_t input) {
+    Input& in = inputs_[input];
+    if (in.users > 0 && --in.users == 0 &&
+        std::find(closed_inputs_.begin(), closed_inputs_.end(), input) == closed_inputs_.end())
+        closed_inputs_.push_back(input);
+}
+
+// An input with no user is forgotten once its last open start is gone (its
+// number may then be reused; its starts would otherwise age on a new clock).
+void Deriver::release_closed_inputs() {
+    std::erase_if(closed_inputs_, [this](uint32_t id) {
+        Input& in = inputs_[id];
+        if (in.users > 0) return true;  // opened again
+        if (!table_.input_empty(id)) return false;
+        input_by_name_.erase(in.name);
+        in = Input{};
+        return true;
+    });
+}
+
+void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read_ms) {
     const int kind = ev.kind;
     const EntryKind& ek = mapping_.kinds[static_cast<size_t>(kind)];
     ++stats_.entries[static_cast<size_t>(kind)];
@@ -175,7 +211,10 @@ void Deriver::apply(const Event& ev) {
     const FieldValue* key = corr.key_field >= 0 ? &ev.fields[static_cast<size_t>(corr.key_field)] : nullptr;
     const bool keyed = key != nullptr && key->present;
 
-    expire(ev.time_ms);
+    // Ages on the input's own clock, then on the reading clock.
+    inputs_[input].last_ms = time_ms;
+    table_.expire_input(input, time_ms, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+    expire_read(read_ms);
 
     bool correlated = false;
     double correlated_ms = 0;
@@ -189,14 +228,14 @@ void Deriver::apply(const Event& ev) {
                     MetricStore::add(*s, 1);
                 }
             }
-            table_.insert({hash_key(key->str), ev.time_ms, payload},
+            table_.insert({input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input},
                           [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
         }
     } else {
         CorrelationTable::Entry start;
-        if (keyed && table_.take(hash_key(key->str), start)) {
+        if (keyed && table_.take(input_key(inputs_[input].hash, hash_key(key->str)), start)) {
             release_in_flight(start);
-            correlated_ms = ev.time_ms - start.start_ms;
+            correlated_ms = time_ms - start.start_ms;
             correlated = true;
         } else {
             ++stats_.unmatched[static_cast<size_t>(kind)];
@@ -242,19 +281,23 @@ void Deriver::apply(const Event& ev) {
     }
 }
 
-void Deriver::restore_open_start(const KeyHash& key, double start_ms,
+void Deriver::restore_open_start(const KeyHash& key, double start_ms, std::string_view input_name, double read_ms,
                                  const std::vector<std::string>* in_flight_labels) {
+    // Held as an input without a user until a source of that name opens.
+    const uint32_t input = open_input(input_name);
+    close_input(input);
     uint32_t payload = 0;
     const int metric = mapping_.correlation.in_flight_metric;
     if (in_flight_labels != nullptr && metric >= 0) {
         std::vector<std::string_view> views(in_flight_labels->begin(), in_flight_labels->end());
         if (Series* s = store_.get(families_[static_cast<size_t>(metric)], views)) payload = in_flight_slot(s);
     }
-    table_.insert({key, start_ms, payload}, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+    table_.insert({key, start_ms, read_ms, payload, input},
+                  [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
 }
 
-void Deriver::expire(double now_ms) {
-    table_.expire(now_ms, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+void Deriver::expire_read(double read_now_ms) {
+    table_.expire_read(read_now_ms, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
 }
 
 }  // namespace ailog

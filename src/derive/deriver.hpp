@@ -12,6 +12,7 @@
 #include <string>
 #include <cstdint>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ailog/event.hpp"
@@ -33,24 +34,39 @@ class Deriver {
 public:
     Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::Limits limits);
 
-    void apply(const Event& ev);
-    // Forgets starts older than the age limit (now_ms in log time).
-    void expire(double now_ms);
+    // An input: a source of entries with its own clock and its own
+    // correlation ids (a rotated set of files, a container's log, stdin).
+    // Inputs of the same name are one input; each open_input() is paired
+    // with a close_input().
+    uint32_t open_input(std::string_view name);
+    void close_input(uint32_t input);
+    // The log time of the input's last entry (0 before the first).
+    double input_last_ms(uint32_t input) const { return inputs_[input].last_ms; }
+
+    // Derives one entry of `input`, timestamped `time_ms` (on the input's
+    // clock) and read at `read_ms` (wall time live, log time in a replay).
+    void apply(const Event& ev, uint32_t input, double time_ms, double read_ms);
+    // Forgets starts read before read_now_ms minus the age limit.
+    void expire_read(double read_now_ms);
 
     const DeriveStats& stats() const { return stats_; }
     DeriveStats& mutable_stats() { return stats_; }
 
     // Open starts for the state file; the in-flight series is given by its
     // label values (nullptr: none).
+    // f(key, start_ms, input name, in-flight labels or nullptr).
     template <class F>
     void for_each_open_start(F&& f) const {
         table_.for_each([&](const CorrelationTable::Entry& e) {
-            f(e.key, e.start_ms, e.payload ? &in_flight_series_[e.payload - 1]->label_values : nullptr);
+            f(e.key, e.start_ms, inputs_[e.input].name,
+              e.payload ? &in_flight_series_[e.payload - 1]->label_values : nullptr);
         });
     }
-    // Puts back an open start; the in-flight gauge is restored with the
-    // metric values, so it is not incremented here.
-    void restore_open_start(const KeyHash& key, double start_ms, const std::vector<std::string>* in_flight_labels);
+    // Puts back an open start of the named input, as read at `read_ms`; the
+    // in-flight gauge is restored with the metric values, so it is not
+    // incremented here.
+    void restore_open_start(const KeyHash& key, double start_ms, std::string_view input, double read_ms,
+                            const std::vector<std::string>* in_flight_labels);
     const CorrelationTable& correlation() const { return table_; }
     // Family index in the store of each metric of the mapping.
     const std::vector<int>& families() const { return families_; }
@@ -95,12 +111,24 @@ private:
     uint32_t in_flight_slot(Series* s);  // payload (1-based) naming an in-flight series
     void release_in_flight(const CorrelationTable::Entry& e);
     void evicted(const CorrelationTable::Entry& e, EvictReason r);
+    void release_closed_inputs();
+
+    struct Input {
+        std::string name;
+        KeyHash hash;
+        double last_ms = 0;
+        uint32_t users = 0;  // open_input() calls not yet closed
+        bool in_use = false;
+    };
 
     const Mapping& mapping_;
     MetricStore& store_;
     CorrelationTable table_;
     std::vector<int> families_;
     std::vector<std::vector<CompiledRule>> rules_by_kind_;
+    std::vector<Input> inputs_;  // by input number; numbers are reused once an input has no user and no open start
+    std::unordered_map<std::string, uint32_t> input_by_name_;
+    std::vector<uint32_t> closed_inputs_;  // no user left, open starts may remain
     std::vector<Series*> in_flight_series_;  // payload of correlation entries -> series
     std::array<std::string_view, 16> labels_{};
     size_t nlabels_ = 0;

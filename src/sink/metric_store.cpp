@@ -138,9 +138,10 @@ Series* MetricStore::get(int family, std::span<const std::string_view> label_val
         limited_series_.fetch_add(1, std::memory_order_relaxed);
     }
     auto s = std::make_unique<Series>();
+    s->labels_text = constant_labels_;
     for (size_t i = 0; i < label_values.size(); ++i) {
         s->label_values.emplace_back(label_values[i]);
-        if (i > 0) s->labels_text += ',';
+        if (!s->labels_text.empty()) s->labels_text += ',';
         s->labels_text += f.label_names[i];
         s->labels_text += "=\"";
         append_escaped_label_value(s->labels_text, label_values[i]);
@@ -158,6 +159,16 @@ Series* MetricStore::get(int family, std::span<const std::string_view> label_val
     }
     f.index.emplace(key_, raw);
     return raw;
+}
+
+void MetricStore::add_constant_labels(std::string_view rendered) {
+    if (rendered.empty()) return;
+    auto lock = this->lock();
+    for (auto& f : families_)
+        for (auto& s : f->series)
+            s->labels_text = std::string(rendered) + (s->labels_text.empty() ? "" : ",") + s->labels_text;
+    if (!constant_labels_.empty()) constant_labels_ += ',';
+    constant_labels_ += rendered;
 }
 
 void MetricStore::observe(int family, Series& s, double v) const {

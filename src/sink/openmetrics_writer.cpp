@@ -51,8 +51,9 @@ void append_sample(std::string& out, std::string_view name, const std::string& l
 
 }  // namespace
 
-OpenMetricsWriter::OpenMetricsWriter(const MetricStore& store, std::vector<int> families, double step_ms)
-    : store_(store), step_ms_(step_ms) {
+OpenMetricsWriter::OpenMetricsWriter(const MetricStore& store, std::vector<int> families, double step_ms,
+                                     double max_gap_ms, std::function<void(double)> before_sample)
+    : store_(store), step_ms_(step_ms), max_gap_ms_(max_gap_ms), before_sample_(std::move(before_sample)) {
     for (int f : families) {
         std::FILE* tmp = std::tmpfile();
         if (tmp == nullptr)
@@ -65,10 +66,18 @@ OpenMetricsWriter::~OpenMetricsWriter() = default;
 
 void OpenMetricsWriter::before_entry(double time_ms) {
     if (next_boundary_ms_ < 0) next_boundary_ms_ = std::ceil(time_ms / step_ms_) * step_ms_;
-    while (next_boundary_ms_ < time_ms) {
-        sample_at(next_boundary_ms_);
-        next_boundary_ms_ += step_ms_;
+    if (next_boundary_ms_ < time_ms) {
+        // The last boundary before this entry; the ones between the end of
+        // the previous entry's gap allowance and it are skipped.
+        const double resume = (std::ceil(time_ms / step_ms_) - 1) * step_ms_;
+        while (next_boundary_ms_ < time_ms) {
+            if (next_boundary_ms_ > last_entry_ms_ + max_gap_ms_ && next_boundary_ms_ < resume)
+                next_boundary_ms_ = resume;
+            sample_at(next_boundary_ms_);
+            next_boundary_ms_ += step_ms_;
+        }
     }
+    last_entry_ms_ = time_ms;
 }
 
 void OpenMetricsWriter::finish(double last_time_ms) {
@@ -81,6 +90,7 @@ void OpenMetricsWriter::finish(double last_time_ms) {
 }
 
 void OpenMetricsWriter::sample_at(double boundary_ms) {
+    if (before_sample_) before_sample_(boundary_ms);
     const double ts = boundary_ms / 1000.0;
     const double zero_ts = (boundary_ms - step_ms_) / 1000.0;
     for (auto& fo : families_) {

@@ -5,12 +5,16 @@
 // The value at a sample time is what the live exporter would have served then
 // (every entry with a timestamp at or before it). A series starts with a zero
 // sample one step before its first increase, so rate() and increase() count
-// its first events. Samples go to one temporary file per family while the
+// its first events. Samples are taken at every step while entries arrive and
+// for at most `max_gap` after an entry; a longer silence is skipped and
+// sampling resumes at the last step before the next entry, so one stray
+// entry years away from the others costs a bounded number of samples. Samples go to one temporary file per family while the
 // logs are read (memory stays flat however long the history), and the
 // families are joined at the end, each one contiguous.
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +25,10 @@ namespace ailog {
 
 class OpenMetricsWriter {
 public:
-    OpenMetricsWriter(const MetricStore& store, std::vector<int> families, double step_ms);
+    // `before_sample(boundary_ms)` (may be empty) runs before each sample, so
+    // the caller can bring time-driven state (expiry) up to that instant.
+    OpenMetricsWriter(const MetricStore& store, std::vector<int> families, double step_ms, double max_gap_ms,
+                      std::function<void(double)> before_sample = {});
     ~OpenMetricsWriter();
     OpenMetricsWriter(const OpenMetricsWriter&) = delete;
     OpenMetricsWriter& operator=(const OpenMetricsWriter&) = delete;
@@ -42,7 +49,10 @@ private:
     const MetricStore& store_;
     std::vector<std::unique_ptr<FamilyOut>> families_;
     double step_ms_;
+    double max_gap_ms_;
+    std::function<void(double)> before_sample_;
     double next_boundary_ms_ = -1;  // -1: before the first entry
+    double last_entry_ms_ = -1;
     uint64_t samples_ = 0;
     std::string line_;
 };

@@ -91,6 +91,13 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     without_time_ = single(store, "ailog_exporter_entries_without_timestamp_total",
                            "Entries with no usable timestamp of their own or from their wrapper (arrival time used)",
                            MetricType::Counter);
+    const int invalid_ts = store.add_family(
+        "ailog_exporter_invalid_timestamps_total",
+        "Entries whose own timestamp was unusable, by reason: malformed (not a real date and time), out_of_range "
+        "(before 1970 or after 9999, not finite), future (replay: later than the replay's start)",
+        MetricType::Counter, {"reason"}, {}, kUnlimited);
+    for (size_t r = 1; r < invalid_timestamps_.size(); ++r)
+        invalid_timestamps_[r] = store.get(invalid_ts, {kTimeErrorNames[r]});
     last_entry_ = single(store, "ailog_exporter_last_entry_timestamp_seconds", "Log timestamp of the last entry read",
                          MetricType::Gauge);
     last_read_ = single(store, "ailog_exporter_last_read_timestamp_seconds", "Time at which the last line was read",
@@ -133,6 +140,8 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     MetricStore::set(*bytes_, static_cast<double>(p.bytes));
     MetricStore::set(*read_errors_, static_cast<double>(p.read_errors));
     MetricStore::set(*without_time_, static_cast<double>(p.entries_without_time));
+    for (size_t r = 1; r < invalid_timestamps_.size(); ++r)
+        MetricStore::set(*invalid_timestamps_[r], static_cast<double>(p.invalid_timestamps[r]));
     for (size_t r = 0; r < skipped_.size(); ++r) MetricStore::set(*skipped_[r], static_cast<double>(p.skipped[r]));
     for (size_t k = 0; k < entries_.size(); ++k) {
         MetricStore::set(*entries_[k], static_cast<double>(d.entries[k]));

@@ -9,6 +9,7 @@
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "ailog/skip_reason.hpp"
+#include "decode/timestamp.hpp"
 #include "derive/deriver.hpp"
 
 namespace ailog {
@@ -20,6 +21,8 @@ struct PipelineStats {
     uint64_t bytes = 0;
     uint64_t read_errors = 0;
     uint64_t entries_without_time = 0;
+    // Entries whose own timestamp was unusable, by TimeError (index 0 unused).
+    std::array<uint64_t, static_cast<size_t>(TimeError::kCount)> invalid_timestamps{};
     uint64_t entries_outside_window = 0;  // replay --from/--to
     std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> skipped{};
     double last_entry_ms = 0;  // log time of the last entry
@@ -49,6 +52,7 @@ private:
     Series* bytes_;
     Series* read_errors_;
     Series* without_time_;
+    std::array<Series*, static_cast<size_t>(TimeError::kCount)> invalid_timestamps_{};
     std::array<Series*, static_cast<size_t>(SkipReason::kCount)> skipped_{};
     std::vector<Series*> entries_;
     std::vector<Series*> unmatched_;  // nullptr for start kinds

@@ -228,6 +228,11 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
                        reasons.empty() ? "" : " (", reasons, reasons.empty() ? "" : ")");
     if (s.stats.entries_without_time > 0)
         out += fmt::format("Entries without a usable timestamp (skipped): {}\n", s.stats.entries_without_time);
+    std::string invalid;
+    for (size_t r = 1; r < s.stats.invalid_timestamps.size(); ++r)
+        if (s.stats.invalid_timestamps[r] > 0)
+            invalid += fmt::format("{}{} {}", invalid.empty() ? "" : ", ", kTimeErrorNames[r], s.stats.invalid_timestamps[r]);
+    if (!invalid.empty()) out += fmt::format("Invalid timestamps: {}\n", invalid);
     if (s.stats.entries_outside_window > 0)
         out += fmt::format("Entries outside --from/--to (skipped): {}\n", s.stats.entries_outside_window);
     return out;
@@ -252,12 +257,17 @@ std::string format_summary_json(const Summary& s, const SummarySpec&) {
     for (size_t r = 0; r < s.stats.skipped.size(); ++r)
         skipped +=
             fmt::format("{}{}:{}", skipped.empty() ? "" : ",", json_str(kSkipReasonNames[r]), s.stats.skipped[r]);
+    std::string invalid;
+    for (size_t r = 1; r < s.stats.invalid_timestamps.size(); ++r)
+        invalid += fmt::format("{}{}:{}", invalid.empty() ? "" : ",", json_str(kTimeErrorNames[r]),
+                               s.stats.invalid_timestamps[r]);
     return fmt::format(
         "{{\"window\":{{\"first\":{},\"last\":{}}},\"entries\":{},\n\"rows\":[\n  {}],\n\"total\":{},\n"
-        "\"lines\":{{\"read\":{},\"bytes\":{},\"skipped\":{{{}}},\"without_timestamp\":{},\"outside_window\":{}}},\n"
+        "\"lines\":{{\"read\":{},\"bytes\":{},\"skipped\":{{{}}},\"without_timestamp\":{},\"invalid_timestamps\":{{{}}},"
+        "\"outside_window\":{}}},\n"
         "\"quantiles\":\"estimated from histogram buckets by linear interpolation, as histogram_quantile() does\"}}\n",
         s.entries ? json_str(iso(s.first_ms)) : "null", s.entries ? json_str(iso(s.last_ms)) : "null", s.entries, rows,
-        row_json(s.total), s.stats.lines, s.stats.bytes, skipped, s.stats.entries_without_time,
+        row_json(s.total), s.stats.lines, s.stats.bytes, skipped, s.stats.entries_without_time, invalid,
         s.stats.entries_outside_window);
 }
 

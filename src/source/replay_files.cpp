@@ -59,6 +59,13 @@ RotationKey rotation_key(const std::string& path) {
         if (date.size() >= 8 && date.size() <= 14 && all_digits(date))
             return {std::string(n.substr(0, sep)), 1, 0, std::string(date)};
     }
+    // 0.log.20250601-120000 (the kubelet's rotated container logs)
+    if (n.size() > 16) {
+        const std::string_view stamp = n.substr(n.size() - 15);
+        if (n[n.size() - 16] == '.' && all_digits(stamp.substr(0, 8)) && stamp[8] == '-' &&
+            all_digits(stamp.substr(9)))
+            return {std::string(n.substr(0, n.size() - 16)), 1, 0, std::string(stamp)};
+    }
     if (n.size() > 11) {
         const std::string_view date = n.substr(n.size() - 10);
         const char sep = n[n.size() - 11];
@@ -70,6 +77,10 @@ RotationKey rotation_key(const std::string& path) {
 }
 
 }  // namespace
+
+std::string rotated_set_name(const std::string& path) {
+    return rotation_key(path).base;
+}
 
 std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& args, bool recursive) {
     std::vector<std::string> paths;

@@ -22,6 +22,11 @@ struct RotatedSet {
     uint64_t bytes = 0;              // on disk (compressed size for .gz)
 };
 
+// The name of the rotated set `path` belongs to: the live file's path
+// ("/var/log/app.log" for "/var/log/app.log.2.gz", "app.log-20250601" and
+// kubelet's "0.log.20250601-120000").
+std::string rotated_set_name(const std::string& path);
+
 // Expands and groups the PATH arguments; throws std::runtime_error naming a
 // path that cannot be read.
 std::vector<RotatedSet> collect_rotated_sets(const std::vector<std::string>& args, bool recursive);

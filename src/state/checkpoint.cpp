@@ -23,6 +23,8 @@ void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Vi
     visit("bytes_read", p.bytes);
     visit("read_errors", p.read_errors);
     visit("entries_without_timestamp", p.entries_without_time);
+    for (size_t r = 1; r < p.invalid_timestamps.size(); ++r)
+        visit(fmt::format("invalid_timestamps/{}", kTimeErrorNames[r]), p.invalid_timestamps[r]);
     visit("rotations", p.rotations);
     visit("truncations", p.truncations);
     visit("state_writes", p.state_writes);
@@ -69,11 +71,12 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         s.families.push_back(std::move(fs));
     }
     pipeline.deriver().for_each_open_start(
-        [&](const KeyHash& key, double start_ms, const std::vector<std::string>* labels) {
+        [&](const KeyHash& key, double start_ms, const std::string& input, const std::vector<std::string>* labels) {
             OpenStartState o;
             o.key_a = key.a;
             o.key_b = key.b;
             o.start_ms = start_ms;
+            o.input = input;
             if (labels != nullptr) {
                 o.has_in_flight = true;
                 o.in_flight_labels = *labels;
@@ -108,7 +111,7 @@ void check_state(const State& state, const MetricStore& store, const std::vector
     }
 }
 
-void restore_state(const State& state, Pipeline& pipeline, MetricStore& store) {
+void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, double now_ms) {
     for (const auto& fs : state.families) {
         const int fi = store.find_family(fs.name);
         const auto& fam = *store.families()[static_cast<size_t>(fi)];
@@ -123,7 +126,8 @@ void restore_state(const State& state, Pipeline& pipeline, MetricStore& store) {
         }
     }
     for (const auto& o : state.open_starts)
-        pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms,
+        // Read again now: the time the exporter was down is no idle time of the input.
+        pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms, o.input, now_ms,
                                               o.has_in_flight ? &o.in_flight_labels : nullptr);
     std::map<std::string, uint64_t> counters;
     for (const auto& c : state.counters) counters[c.name] = c.value;

@@ -20,7 +20,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
 void check_state(const State& state, const MetricStore& store, const std::vector<int>& families);
 
 // Restores metric values, open starts and counters (after check_state).
-void restore_state(const State& state, Pipeline& pipeline, MetricStore& store);
+void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, double now_ms);
 
 }  // namespace ailog
 

@@ -169,6 +169,8 @@ std::string serialize_state(const State& s) {
         fmt::format_to(std::back_inserter(out), "{{\"key_a\":\"{:x}\",\"key_b\":\"{:x}\",\"start_ms\":", o.key_a,
                        o.key_b);
         put_double(out, o.start_ms);
+        out += ",\"input\":";
+        append_json_string(out, o.input);
         if (o.has_in_flight) {
             out += ",\"in_flight_labels\":";
             put_strings(out, o.in_flight_labels);
@@ -237,6 +239,8 @@ State parse_state(std::string_view json) {
             o.key_a = get_hex(oe["key_a"]);
             o.key_b = get_hex(oe["key_b"]);
             o.start_ms = get_num(oe["start_ms"]);
+            std::string_view input;
+            if (!oe["input"].get(input)) o.input = input;
             element labels;
             if (!oe["in_flight_labels"].get(labels)) {
                 o.has_in_flight = true;

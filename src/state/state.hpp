@@ -54,6 +54,7 @@ struct OpenStartState {
     uint64_t key_a = 0;
     uint64_t key_b = 0;
     double start_ms = 0;
+    std::string input;  // the input it was read from (rotated set, stdin "-"); "" in older files
     std::vector<std::string> in_flight_labels;  // empty: no in-flight series
     bool has_in_flight = false;
 };

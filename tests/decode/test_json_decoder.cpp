@@ -196,6 +196,44 @@ TEST_CASE_FIXTURE(Fixture, "surrounding whitespace, BOM and an unusable timestam
     CHECK_FALSE(ev.has_time);
 }
 
+TEST_CASE_FIXTURE(Fixture, "an invalid timestamp: no time, and why") {
+    const std::string start = R"({"message":"executeParse - start","capability":"c","operation":"o",)";
+    const std::pair<const char*, TimeError> cases[] = {
+        {R"("time":1e300})", TimeError::OutOfRange},
+        {R"("time":-1e300})", TimeError::OutOfRange},
+        {R"("time":-1})", TimeError::OutOfRange},
+        {R"("timestamp":"1969-12-31T23:59:59Z"})", TimeError::OutOfRange},
+        {R"("timestamp":"2026-13-45T25:61:61Z"})", TimeError::Malformed},
+        {R"("timestamp":"2025-06-01T12:00:00+99:99"})", TimeError::Malformed},
+        {R"("timestamp":"soon"})", TimeError::Malformed},
+    };
+    for (const auto& [tail, why] : cases) {
+        REQUIRE_FALSE(decode(start + tail));
+        CHECK_FALSE(ev.has_time);
+        CHECK(ev.time_error == static_cast<uint8_t>(why));
+    }
+    // A valid one clears what the line before left.
+    REQUIRE_FALSE(decode(start + R"("time":1748779200000})"));
+    CHECK(ev.has_time);
+    CHECK(ev.time_error == 0);
+    CHECK(ev.time_ms == 1748779200000.0);
+}
+
+TEST_CASE("zone-less timestamps are local time of the decoder's zone") {
+    const Mapping mapping = executeparse_mapping();
+    std::string error;
+    JsonDecoder decoder(mapping, TimeZone::locate("Asia/Kolkata", error));
+    Event ev;
+    test::Padded p(
+        R"({"message":"executeParse - start","capability":"c","operation":"o","timestamp":"2025-06-01 17:30:00.250"})");
+    REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
+    CHECK(ev.time_ms == 1748779200250.0);  // 12:00:00.250Z
+    test::Padded z(
+        R"({"message":"executeParse - start","capability":"c","operation":"o","timestamp":"2025-06-01T12:00:00Z"})");
+    REQUIRE_FALSE(decoder.decode(z.view(), z.capacity(), ev));
+    CHECK(ev.time_ms == 1748779200000.0);
+}
+
 TEST_CASE_FIXTURE(Fixture, "earlier alternative path wins whatever the key order") {
     REQUIRE_FALSE(decode(R"({"time":1748779200000,"message":"executeParse - start","capability":"c","operation":"o",)"
                          R"("timestamp":"2025-06-01T12:00:05.000Z"})"));

@@ -11,8 +11,9 @@
 using namespace ailog;
 
 namespace {
-CorrelationTable::Entry entry(const std::string& key, double t, uint32_t payload = 0) {
-    return {hash_key(key), t, payload};
+CorrelationTable::Entry entry(const std::string& key, double t, uint32_t payload = 0, uint32_t input = 0,
+                              double read_ms = -1) {
+    return {hash_key(key), t, read_ms < 0 ? t : read_ms, payload, input};
 }
 }  // namespace
 
@@ -55,13 +56,36 @@ TEST_CASE("the age bound evicts starts older than max age") {
     };
     t.insert(entry("a", 0), on_evict);
     t.insert(entry("b", 500), on_evict);
-    t.expire(1000, on_evict);
+    t.expire_input(0, 1000, on_evict);
     CHECK(evicted == 0);
-    t.expire(1000.5, on_evict);
+    t.expire_input(0, 1000.5, on_evict);
     CHECK(evicted == 1);
-    t.expire(1501, on_evict);
+    t.expire_input(0, 1501, on_evict);
     CHECK(evicted == 2);
     CHECK(t.size() == 0);
+}
+
+TEST_CASE("each input's log clock ages its own starts; the read clock ages all") {
+    CorrelationTable t({100, 1000});
+    std::vector<std::string> evicted;
+    std::map<double, std::string> names = {{5000, "behind"}, {9000000, "ahead"}, {5200, "behind2"}};
+    auto on_evict = [&](const CorrelationTable::Entry& e, EvictReason r) {
+        CHECK(r == EvictReason::Age);
+        evicted.push_back(names[e.start_ms]);
+    };
+    // Input 0 logs hours behind input 1; both read at about the same time.
+    t.insert(entry("a", 5000, 0, 0, 100), on_evict);
+    t.insert(entry("c", 9000000, 0, 1, 200), on_evict);
+    t.insert(entry("b", 5200, 0, 0, 300), on_evict);
+    t.expire_input(1, 9000500, on_evict);  // input 1's clock: nothing of input 0 goes
+    CHECK(evicted.empty());
+    t.expire_input(0, 6100, on_evict);
+    CHECK(evicted == std::vector<std::string>{"behind"});
+    CHECK(t.input_empty(1) == false);
+    t.expire_read(1250, on_evict);  // read before 250: input 1's start
+    CHECK(evicted == std::vector<std::string>{"behind", "ahead"});
+    CHECK(t.input_empty(1));
+    CHECK(t.size() == 1);
 }
 
 TEST_CASE("a second start with the same key replaces the first") {

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <optional>
 #include <string>
 
 #include "ailog/mapping.hpp"
@@ -18,12 +19,14 @@ struct Fixture {
     MetricStore store{1000};
     JsonDecoder decoder{mapping};
     Deriver deriver{mapping, store, {100, 600000}};
+    uint32_t input = deriver.open_input("app.log");
     Event ev;
 
-    void line(const std::string& json) {
+    // One entry of `in` (default: `input`), read at `read_ms` (default: its own time, as in a replay).
+    void line(const std::string& json, std::optional<uint32_t> in = {}, std::optional<double> read_ms = {}) {
         test::Padded p(json);
         REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
-        deriver.apply(ev);
+        deriver.apply(ev, in.value_or(input), ev.time_ms, read_ms.value_or(ev.time_ms));
     }
 
     const MetricStore::Family& family(std::string_view name) {
@@ -146,6 +149,66 @@ TEST_CASE_FIXTURE(Fixture, "bounded correlation: age and capacity evictions rele
     CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Capacity)] == 51);
 }
 
+TEST_CASE_FIXTURE(Fixture, "a start's age is never log time against the read clock") {
+    // The log is five hours behind the clock that reads it: only the
+    // input's own clock and the read clock age its starts.
+    const double now = 1748797200000.0;  // 2025-06-01T17:00:00Z
+    line(entry("executeParse - start", "slow", "2025-06-01T12:00:00.000Z"), input, now);
+    deriver.expire_read(now + 1000);  // an idle tick
+    line(entry("executeParse - failed", "slow", "2025-06-01T12:00:02.000Z"), input, now + 2000);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 0);
+    CHECK(deriver.stats().unmatched[2] == 0);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 2000);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an idle input's start is forgotten after max age on the read clock") {
+    const double now = 1748797200000.0;
+    line(entry("executeParse - start", "hung", "2025-06-01T12:00:00.000Z"), input, now);
+    deriver.expire_read(now + 599000);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
+    deriver.expire_read(now + 601000);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 0);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);
+    // An end written a few seconds later in the log but read after the silence is unmatched.
+    line(entry("executeParse - failed", "hung", "2025-06-01T12:00:03.000Z"), input, now + 602000);
+    CHECK(deriver.stats().unmatched[2] == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "inputs keep their own clocks and their own correlation ids") {
+    const uint32_t ahead = deriver.open_input("other-host.log");
+    const double now = 1748779200000.0;
+    // The same id in both inputs; the second input's clock is an hour ahead.
+    line(entry("executeParse - start", "req-1", "2025-06-01T12:00:00.000Z"), input, now);
+    line(entry("executeParse - start", "req-1", "2025-06-01T13:00:00.000Z"), ahead, now);
+    line(entry("executeParse - start", "req-2", "2025-06-01T13:00:00.500Z"), ahead, now);
+    line(entry("executeParse - failed", "req-1", "2025-06-01T13:00:01.000Z"), ahead, now);
+    line(entry("executeParse - failed", "req-1", "2025-06-01T12:00:03.000Z"), input, now);
+    CHECK(deriver.stats().evicted == std::array<uint64_t, 3>{0, 0, 0});
+    CHECK(deriver.stats().unmatched[2] == 0);
+    const Series* d = series("openai_api_request_duration_ms", {"parse-task", "core", "failure"});
+    REQUIRE(d != nullptr);
+    CHECK(d->value.load() == 1000 + 3000);
+    // The input an hour ahead ages its own starts only.
+    line(entry("executeParse - start", "req-3", "2025-06-01T12:00:04.000Z"), input, now);
+    line(entry("executeParse - start", "req-4", "2025-06-01T13:11:00.000Z"), ahead, now);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);  // req-2, on its own clock
+    line(entry("executeParse - failed", "req-3", "2025-06-01T12:00:05.000Z"), input, now);
+    CHECK(deriver.stats().unmatched[2] == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an input closed with open starts keeps them until they end or age") {
+    const uint32_t rotated = deriver.open_input("rotated.log");
+    line(entry("executeParse - start", "r", "2025-06-01T12:00:00.000Z"), rotated);
+    deriver.close_input(rotated);
+    // The live file of the same set opens: the same input, the start still there.
+    const uint32_t again = deriver.open_input("rotated.log");
+    CHECK(again == rotated);
+    line(entry("executeParse - failed", "r", "2025-06-01T12:00:01.000Z"), again);
+    CHECK(deriver.stats().unmatched[2] == 0);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 1000);
+}
+
 TEST_CASE_FIXTURE(Fixture, "labels come from the start entry for in-flight, from each entry otherwise") {
     line(
         R"({"message":"executeParse - start","requestId":"f","capability":"a","operation":"x","timestamp":"2025-06-01T12:00:00.000Z"})");
@@ -194,6 +257,7 @@ TEST_CASE("label sets are told apart exactly, however many a rule sees") {
     MetricStore store{20000};
     JsonDecoder decoder{mapping};
     Deriver deriver{mapping, store, {100, 600000}};
+    const uint32_t input = deriver.open_input("app.log");
     Event ev;
     auto apply = [&](const std::string& capability, const std::string& operation) {
         const std::string json = R"({"message":"executeParse - succeeded","capability":")" + capability +
@@ -201,7 +265,7 @@ TEST_CASE("label sets are told apart exactly, however many a rule sees") {
                                  R"(","result":{"durationMs":5},"timestamp":"2025-06-01T12:00:00Z"})";
         test::Padded p(json);
         REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
-        deriver.apply(ev);
+        deriver.apply(ev, input, ev.time_ms, ev.time_ms);
     };
     // Values that join to the same bytes, and share their first and last bytes.
     const std::pair<std::string, std::string> confusable[] = {

@@ -9,16 +9,20 @@ they refer to exists in the repository (container paths mapped back through
 the compose mounts); the dashboard's structure; and, live, the real exporter
 fed a growing log, scraped by the real prometheus binary with the
 repository's configuration and rules, answering every dashboard query and
-every recording rule with data.
+every recording rule with data; and README.md's backfill steps run on a
+generated history, after which every model-call query of the dashboard
+answers about that past, with the figures of the log.
 
 Usage: AILOG_EXPORTER=build/ailog_exporter python3 tests/e2e/test_monitoring.py [test_name ...]
 """
 
+import datetime
 import glob
 import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,7 +34,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Exporter, free_port, generate, run_tests, wait_until  # noqa: E402
+from harness import ROOT, Exporter, binary, free_port, generate, run_tests, wait_until  # noqa: E402
 
 PROM_DIR = os.path.join(ROOT, "prometheus")
 PROM_CONFIG = os.path.join(PROM_DIR, "prometheus.yml")
@@ -647,7 +651,9 @@ def test_dockerfile():
     m = re.search(r"apt-get install -y --no-install-recommends ([^&]+)", runtime)
     assert m, "no apt-get install in the runtime stage"
     packages = set(m.group(1).split())
-    assert packages == {"libsimdjson14", "libspdlog1.10", "libfmt9", "libcivetweb1", "zlib1g"}, packages
+    # tzdata: the zone database --input.timezone reads, a data package the binary does not link.
+    assert packages == {"libsimdjson14", "libspdlog1.10", "libfmt9", "libcivetweb1", "zlib1g", "libdate-tz3",
+                        "tzdata"}, packages
     assert "ENTRYPOINT [\"/usr/local/bin/ailog_exporter\"]" in runtime
     assert 'CMD ["serve", "--state.file", "/state/state.json", "/logs"]' in runtime
     binary = os.environ.get("AILOG_EXPORTER")
@@ -676,6 +682,9 @@ def test_dashboard_structure():
     problems = []
     data_panels = [p for p in all_panels(d) if p["type"] != "row"]
     assert len(data_panels) >= 20, len(data_panels)
+    # Recorded series exist only from when Prometheus evaluated the rules:
+    # history backfilled with replay has none, so panels compute from the raw series.
+    recorded = sorted(r["record"] for _, r in rules() if "record" in r)
     cells = {}
     for p in d["panels"]:
         g = p["gridPos"]
@@ -700,6 +709,9 @@ def test_dashboard_structure():
             e = x["expr"]
             if "openai_api" in e and ('capability=~"$capability"' not in e or 'operation=~"$operation"' not in e):
                 problems.append(f"{t}: {e!r} ignores $capability or $operation")
+            used = [r for r in recorded if re.search(r"(?<![\w:])" + re.escape(r) + r"(?![\w:])", e)]
+            if used:
+                problems.append(f"{t}: reads the recorded series {used}, which backfilled history lacks")
             for m in re.finditer(r"histogram_quantile\(\s*[0-9.]+\s*,\s*(.*)", e, re.S):
                 rest = m.group(1)
                 if not (rest.startswith("sum by (le") or rest.startswith("sum by(le")):
@@ -796,9 +808,10 @@ class Appender(threading.Thread):
 
 
 class Prometheus:
-    """The real prometheus binary on 127.0.0.1, its data in a temporary directory."""
+    """The real prometheus binary on 127.0.0.1, its data in a temporary
+    directory (or in `storage`), started with `args` besides its own."""
 
-    def __init__(self, tmp, exporter_address):
+    def __init__(self, tmp, exporter_address, storage=None, args=()):
         binary = tool("prometheus")
         for attempt in range(3):
             self.port = free_port()
@@ -809,8 +822,9 @@ class Prometheus:
             self.log_path = os.path.join(tmp, f"prometheus-{attempt}.log")
             self._log = open(self.log_path, "wb")
             self.proc = subprocess.Popen(
-                [binary, f"--config.file={self.config}", f"--storage.tsdb.path={tmp}/data-{attempt}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                [binary, f"--config.file={self.config}",
+                 f"--storage.tsdb.path={storage or os.path.join(tmp, f'data-{attempt}')}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn", *args],
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
             try:
                 wait_until(self._ready, timeout=30, interval=0.1, what="prometheus /-/ready")
@@ -845,8 +859,9 @@ class Prometheus:
             raise QueryError(f"{body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
-    def query(self, expr):
-        data = self.api("query", query=expr)
+    def query(self, expr, at=None):
+        """An instant query, now or at `at` (Unix seconds)."""
+        data = self.api("query", query=expr, **({} if at is None else {"time": f"{at:.3f}"}))
         assert data["resultType"] in ("vector", "scalar"), data["resultType"]
         if data["resultType"] == "scalar":
             return [{"metric": {}, "value": data["result"]}]
@@ -942,6 +957,188 @@ def test_live_stack():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+
+# ---------------------------------------------------------------------------
+# Backfilled history: README.md's backfill steps, then every model-call panel
+# of the dashboard asked about the past.
+
+
+def documented_backfill():
+    """The commands of README.md's backfill steps as argument lists: replay,
+    promtool, mv."""
+    with open(DOCS, encoding="utf-8") as f:
+        docs = f.read()
+    m = re.search(r"\nBackfilling Prometheus[^\n]*\n\n```sh\n(.*?)\n```", docs, re.S)
+    assert m, "README.md: no sh block of backfill steps after 'Backfilling Prometheus'"
+    lines = m.group(1).replace("\\\n", " ").split("\n")
+    commands = [shlex.split(x) for x in lines if x.strip() and not x.lstrip().startswith("#")]
+    assert len(commands) == 3, f"README.md: expected 3 backfill commands, got {commands}"
+    replay, blocks, move = commands
+    assert replay[:2] == ["ailog_exporter", "replay"] and "openmetrics" in replay and "-o" in replay, replay
+    assert blocks[:4] == ["promtool", "tsdb", "create-blocks-from", "openmetrics"] and len(blocks) == 6, blocks
+    assert blocks[4] == replay[replay.index("-o") + 1], "promtool must read the file replay writes"
+    assert move[:3] == ["sudo", "mv", blocks[5].rstrip("/") + "/*"] and len(move) == 4, move
+    return replay, blocks, move
+
+
+def scrape_labels():
+    """The labels prometheus.yml gives the exporter's live series: job,
+    instance and the target's labels."""
+    job = next(j for j in load_yaml(PROM_CONFIG)["scrape_configs"] if j["job_name"] == "ailog_exporter")
+    (static,) = job["static_configs"]
+    (target,) = static["targets"]
+    return {"job": job["job_name"], "instance": target, **static.get("labels", {})}
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def request_times_ms(path):
+    """{"succeeded": [...], "failed": [...]}: the log time in epoch ms of every
+    entry of a winston log that openai_api_requests_total counts."""
+    out = {"succeeded": [], "failed": []}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if not (isinstance(e, dict) and isinstance(e.get("capability"), str)
+                    and isinstance(e.get("operation"), str) and isinstance(e.get("message"), str)):
+                continue
+            msg = e["message"]
+            if msg == "executeParse - succeeded":
+                kind = "succeeded"
+            elif msg == "executeParse - failed" or msg.startswith("executeParse - failed "):
+                kind = "failed"  # winston appends an Error's text after a space
+            else:
+                continue
+            stamp = datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+            out[kind].append((stamp - _EPOCH) // datetime.timedelta(milliseconds=1))
+    return out
+
+
+def test_backfilled_history():
+    """README.md's backfill steps run as written (paths aside), into a fresh
+    Prometheus with this prometheus.yml; then every dashboard query on the
+    openai_api_* metrics must answer about the backfilled past, with the
+    figures of the log."""
+    tmp = tempfile.mkdtemp(prefix="ailog-mon-")
+    prom = None
+    try:
+        replay_cmd, blocks_cmd, move_cmd = documented_backfill()
+        labels = scrape_labels()
+        documented = [replay_cmd[i + 1] for i, a in enumerate(replay_cmd) if a == "--label"]
+        assert dict(x.split("=", 1) for x in documented) == labels and len(documented) == len(labels), \
+            f"README.md's replay --label flags {documented} are not the live scrape's labels {labels}"
+
+        # Two and a half hours of history (about 4500 calls), three days ago,
+        # from a whole hour on: far from Prometheus's head block, well inside
+        # its retention.
+        start_s = (int(time.time()) - 3 * 86400) // 3600 * 3600
+        log = os.path.join(tmp, "app.log")
+        expected = generate(log, log + ".json", "--lines", 13000, "--seed", 29, "--rate", 0.5,
+                            "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_s)))
+        # Two instants: T on a step (replay's samples are aligned to the epoch
+        # every 15 s), T2 between steps.
+        at = start_s + 90 * 60
+        at2 = start_s + 2 * 3600 + 7.25
+        assert expected["last_time_ms"] > (at2 + 120) * 1000, "the history must span the instants checked"
+
+        # 1. replay, with the documented flags; the inputs are this log, and no
+        # start expires (the generator's figures assume so).
+        om = os.path.join(tmp, "history.om")
+        out_name = replay_cmd[replay_cmd.index("-o") + 1]
+        args = [om if a == out_name else a for a in replay_cmd[2:-1]]
+        rc, out = run([binary(), "replay", *args, "--correlation.max-age", "100000d", "--quiet", log], timeout=120)
+        assert rc == 0, f"replay {' '.join(args)} exited with {rc}: {out[-2000:]}"
+        # 2. promtool.
+        blocks = os.path.join(tmp, "blocks")
+        rc, out = run([tool("promtool"), *blocks_cmd[1:4], om, blocks], timeout=120)
+        assert rc == 0, f"promtool {' '.join(blocks_cmd[1:])} exited with {rc}: {out[-2000:]}"
+        # 3. The blocks into Prometheus's (fresh) data directory.
+        data = os.path.join(tmp, "data")
+        os.mkdir(data)
+        moved = os.listdir(blocks)
+        assert moved, "promtool wrote no block"
+        for name in moved:
+            shutil.move(os.path.join(blocks, name), data)
+
+        # Nothing listens at the exporter's address: the past is all there is.
+        prom = Prometheus(tmp, f"127.0.0.1:{free_port()}", storage=data, args=["--storage.tsdb.retention.time=30d"])
+        wait_until(lambda: prom.query("count(openai_api_requests_total)", at=at), timeout=30, interval=0.2,
+                   what="the backfilled blocks loaded by prometheus")
+
+        # The backfilled series are the live scrape's series.
+        groups = [g["metric"] for g in prom.query('count by (job, instance, service) ({__name__=~"openai_api_.+"})',
+                                                   at=at)]
+        assert groups == [labels], f"backfilled series labelled {groups}, the live scrape's are {labels}"
+        assert prom.query('openai_api_requests_total{job="ailog_exporter"}', at=at), \
+            'no backfilled series with job="ailog_exporter"'
+
+        # Every model-call query of the dashboard answers, at both instants.
+        queries = [(title, ref, expr) for title, ref, expr in dashboard_queries(dashboard()) if "openai_api_" in expr]
+        assert queries, "no dashboard query on openai_api_*"
+        problems = []
+        for when in (at, at2):
+            for title, ref, expr in queries:
+                try:
+                    result = prom.query(substitute(expr), at=when)
+                except QueryError as e:
+                    problems.append(f"panel {title!r} {ref}: {e}")
+                    continue
+                values = [float(s["value"][1]) for s in result]
+                if not values or any(math.isnan(v) for v in values):
+                    problems.append(f"panel {title!r} {ref} at {when}: {values} for {expr!r}")
+        assert not problems, "dashboard queries without backfilled data:\n" + "\n".join(problems)
+
+        # The figures, from the log itself. The parse of the log counts what
+        # the generator says it wrote.
+        times = request_times_ms(log)
+        total = sum(s["value"] for s in expected["metrics"]["openai_api_requests_total"])
+        assert len(times["succeeded"]) + len(times["failed"]) == total, (len(times["succeeded"]), len(times["failed"]),
+                                                                          total)
+
+        def within(kind, seconds):
+            """Requests of kind ("succeeded", "failed", None: both) logged in (at - seconds, at]."""
+            ms = times["succeeded"] + times["failed"] if kind is None else times[kind]
+            return sum(1 for x in ms if (at - seconds) * 1000 < x <= at * 1000)
+
+        def panel(title):
+            (expr,) = [e for t, _, e in queries if t == title]
+            (sample,) = prom.query(substitute(expr), at=at)
+            return float(sample["value"][1])
+
+        # increase() and rate() extrapolate to the ends of their window when
+        # its first or last sample lies inside it. Prometheus 2.x's range
+        # [at - 1h, at] is closed and `at` is on a step, so every series that
+        # exists at at - 1h has samples on both ends, exactly 1 h apart, and
+        # one that starts later starts with a zero sample (nothing to
+        # extrapolate towards zero): the increase is exactly its value at `at`
+        # minus its value at at - 1h, the requests logged in (at - 1h, at].
+        # (Prometheus 3 opened the range on the left: there the same instant
+        # would give 3600/3585 of the requests in (at - 3585 s, at].)
+        hour = within(None, 3600)
+        assert hour > 1000, hour
+        got = panel("Requests (last 1 h)")
+        assert got == hour, f"Requests (last 1 h) at {at}: {got}, the log has {hour} requests in that hour"
+        # The 5-minute panels, by the same reasoning: differences over 300 s.
+        five = within(None, 300)
+        assert within("failed", 300) > 0, "the 5 minutes checked should hold failures"
+        checks = [("Requests/s", five / 300),
+                  ("Error rate", within("failed", 300) / 300),
+                  ("Success rate", 100 * within("succeeded", 300) / five)]
+        for title, want in checks:
+            got = panel(title)
+            assert math.isclose(got, want, rel_tol=1e-9), f"{title} at {at}: {got}, the log gives {want}"
+        print(f"     {len(queries)} model-call queries answered at 2 instants; {hour} requests in the hour "
+              f"to {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))}, as in the log")
+    finally:
+        if prom is not None:
+            prom.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run_tests([
         test_yaml_parses,
@@ -954,4 +1151,5 @@ if __name__ == "__main__":
         test_dashboard_structure,
         test_docs_cover_everything,
         test_live_stack,
+        test_backfilled_history,
     ])

@@ -35,3 +35,17 @@ TEST_CASE("a missing path is an error naming it") {
     CHECK_THROWS_WITH_AS(collect_rotated_sets({"/nonexistent/app.log"}, false),
                          doctest::Contains("/nonexistent/app.log"), std::runtime_error);
 }
+
+TEST_CASE("a rotated file belongs to the set of its live file") {
+    CHECK(rotated_set_name("/var/log/app.log") == "/var/log/app.log");
+    CHECK(rotated_set_name("/var/log/app.log.1") == "/var/log/app.log");
+    CHECK(rotated_set_name("/var/log/app.log.2.gz") == "/var/log/app.log");
+    CHECK(rotated_set_name("/var/log/app.log-20250601") == "/var/log/app.log");
+    CHECK(rotated_set_name("/var/lib/docker/containers/abc/abc-json.log.1") ==
+          "/var/lib/docker/containers/abc/abc-json.log");
+    // The kubelet's rotated container logs, compressed or not.
+    CHECK(rotated_set_name("/var/log/pods/ns_p_1/c/0.log.20250601-120000") == "/var/log/pods/ns_p_1/c/0.log");
+    CHECK(rotated_set_name("/var/log/pods/ns_p_1/c/0.log.20250601-120000.gz") == "/var/log/pods/ns_p_1/c/0.log");
+    // A restarted container writes a new log: another process, another input.
+    CHECK(rotated_set_name("/var/log/pods/ns_p_1/c/1.log") != rotated_set_name("/var/log/pods/ns_p_1/c/0.log"));
+}
