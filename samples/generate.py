@@ -22,11 +22,13 @@ Examples:
   python3 samples/generate.py --out /tmp/a.log --expected /tmp/a.json --seed 7 --lines 5000
   python3 samples/generate.py --out /tmp/b.log --flavour mixed --wrapper cri --hostile --max-line-bytes 4096
   python3 samples/generate.py --out /tmp/big.log --bytes 300000000 --noise 0.2
+  # winston lines in zone-less New York local time (read with --input.timezone America/New_York):
+  python3 samples/generate.py --out /tmp/ny.log --time-format local --timezone America/New_York
   # compare a running exporter with an expected file (no generation):
   python3 samples/generate.py --expected /tmp/a.json --verify-against http://127.0.0.1:7467/metrics
 
 Standard library only; deterministic for a given seed and arguments (except
---start now).
+--start now, and --time-format local without --timezone, which follows TZ).
 """
 
 import argparse
@@ -248,6 +250,43 @@ def parse_start(text):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(round(dt.timestamp() * 1000))
+
+
+class LocalStamp:
+    """Zone-less local time of an instant, as loggers configured with a local
+    time format write it (winston's "YYYY-MM-DD HH:mm:ss.SSS"): the wall time
+    of `zone` (an IANA name), or of the TZ environment variable (else
+    /etc/localtime) when it is None. sep: "T" or " "; micro: 6 fraction
+    digits instead of 3 (the same instant: the last three are zeros)."""
+
+    def __init__(self, zone=None, sep=" ", micro=False):
+        self.zone = None
+        if zone is not None:
+            from zoneinfo import ZoneInfo
+            self.zone = ZoneInfo(zone)
+        self.sep = sep
+        self.frac = "%s.%03d000" if micro else "%s.%03d"
+        self.cache = {}
+
+    def seconds(self, sec):
+        s = self.cache.get(sec)
+        if s is None:
+            if len(self.cache) > 8192:
+                self.cache.clear()
+            if self.zone is None:
+                tm = time.localtime(sec)
+                f = (tm.tm_year, tm.tm_mon, tm.tm_mday, self.sep, tm.tm_hour, tm.tm_min, tm.tm_sec)
+            else:
+                from datetime import datetime
+                dt = datetime.fromtimestamp(sec, self.zone)
+                f = (dt.year, dt.month, dt.day, self.sep, dt.hour, dt.minute, dt.second)
+            s = "%04d-%02d-%02d%s%02d:%02d:%02d" % f
+            self.cache[sec] = s
+        return s
+
+    def __call__(self, ms):
+        sec, frac = divmod(ms, 1000)
+        return self.frac % (self.seconds(sec), frac)
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +560,10 @@ class Generator:
         self.args = args
         self.rng = rng = random.Random(args.seed)
         self.model = Model()
+        self.stamp = iso_ms
+        if args.time_format != "iso":
+            self.stamp = LocalStamp(args.timezone, " " if args.time_format == "local" else "T",
+                                    micro=args.time_format == "local-t")
         self.hostile = args.hostile
         self.wrapper = args.wrapper
         self.max_line = args.max_line_bytes
@@ -631,7 +674,7 @@ class Generator:
         if flav == "winston":
             r = rng.random()
             if r < 0.85:
-                ts = iso_ms(t_ms)
+                ts = self.stamp(t_ms)
             else:
                 ts = iso_ms(t_ms, rng.choice((120, 60, -300, -330, 330, 345, -600, -150)))
             return ['"level":"error"' if error else '"level":"info"', '"message":' + msg_json,
@@ -642,7 +685,7 @@ class Generator:
                     '"msg":' + msg_json]
         return ['"name":"ai-service"', '"hostname":"' + HOSTNAMES[rng.getrandbits(2)] + '"',
                 '"pid":%d' % self.pids[rng.getrandbits(2)], '"level":50' if error else '"level":30',
-                '"msg":' + msg_json, '"time":"' + iso_ms(t_ms) + '"', '"v":0']
+                '"msg":' + msg_json, '"time":"' + self.stamp(t_ms) + '"', '"v":0']
 
     def extras(self, pieces):
         r = self.rng.getrandbits(3)
@@ -1291,6 +1334,14 @@ def main(argv=None):
     ap.add_argument("--crlf", type=float, default=0.0, help="fraction of lines ending in CRLF (wrapper none)")
     ap.add_argument("--start", default="2025-06-01T12:00:00Z", help="time of the first entry, or now")
     ap.add_argument("--rate", type=float, default=20.0, help="calls per second of log time")
+    ap.add_argument("--time-format", choices=("iso", "local", "local-t"), default="iso",
+                    help="entry timestamps of winston and bunyan lines: iso (UTC with Z), local (zone-less local "
+                         "time, winston's YYYY-MM-DD HH:mm:ss.SSS), local-t (zone-less, YYYY-MM-DDTHH:mm:ss.SSSSSS); "
+                         "the same instants either way (winston's lines with an explicit offset keep it; pino's epoch "
+                         "numbers and Docker/CRI record times are always UTC)")
+    ap.add_argument("--timezone", metavar="NAME",
+                    help="IANA zone of --time-format local/local-t (default: the TZ environment variable, "
+                         "else /etc/localtime)")
     ap.add_argument("--capabilities", type=int, default=4, help="number of capability values")
     ap.add_argument("--hostile", action="store_true", help="add adversarial lines")
     ap.add_argument("--checkpoint-at", action="append", default=[], metavar="TIME",
@@ -1318,6 +1369,13 @@ def main(argv=None):
         ap.error("--noise must be between 0 and 1")
     if args.max_line_bytes < 64:
         ap.error("--max-line-bytes must be at least 64 (as the exporter's)")
+    if args.timezone is not None:
+        if args.time_format == "iso":
+            ap.error("--timezone needs --time-format local or local-t")
+        try:
+            LocalStamp(args.timezone)
+        except Exception:
+            ap.error("--timezone: unknown zone %r" % args.timezone)
 
     if args.start == "now":
         # Average bytes of an entry line and of a noise line, by wrapper (measured; long entries aside).
@@ -1342,6 +1400,8 @@ def main(argv=None):
 
     if args.expected:
         arg_dict = {k: v for k, v in vars(args).items() if k != "verify_against"}
+        if args.time_format == "iso":  # options added later are listed only when used
+            del arg_dict["time_format"], arg_dict["timezone"]
         expected = {
             "args": arg_dict,
             "lines": out.lines,

@@ -19,7 +19,10 @@ struct FieldValue {
 struct Event {
     int kind = -1;          // index into Mapping::kinds
     double time_ms = 0;     // ms since the Unix epoch
-    bool has_time = false;  // false: neither the entry nor its wrapper had a usable time
+    bool has_time = false;  // false: the entry had no usable time of its own
+    // time_ms is the time the line was read, not a log time (neither the
+    // entry nor its wrapper had a usable one).
+    bool arrival_time = false;
     // The entry's own time was present but unusable (a TimeError: malformed,
     // out of range); 0 when valid or absent.
     uint8_t time_error = 0;

@@ -297,6 +297,7 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
     invalid_value_ = 0;
     time_error_ = TimeError::None;
     ev.fold_ms = 0;
+    ev.arrival_time = false;
 
     od::document doc;
     if (auto e = parser_.iterate(simdjson::padded_string_view(payload.data(), payload.size(), capacity)).get(doc))

@@ -119,6 +119,7 @@ void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_even
         skip(source, *reason, p.text);
         return;
     }
+    event_.arrival_time = false;
     if (event_.has_time && event_.time_ms > options_.latest_ms) {
         event_.has_time = false;
         event_.fold_ms = 0;
@@ -132,6 +133,7 @@ void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_even
             ++stats_.entries_without_time;
             if (!options_.arrival_time_fallback) return;
             event_.time_ms = clock_.now_ms();
+            event_.arrival_time = true;
         }
     }
     on_event(static_cast<const Event&>(event_));

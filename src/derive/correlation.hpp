@@ -43,6 +43,7 @@ public:
         double read_ms = 0;    // when it was read
         uint32_t payload = 0;  // caller's data (the in-flight series)
         uint32_t input = 0;    // caller's input number (small: lists are indexed by it)
+        bool log_time = true;  // start_ms is a log time, not the time the start was read
     };
 
     struct Limits {
@@ -156,8 +157,17 @@ template <class OnEvict>
 void CorrelationTable::expire_input(uint32_t input, double log_now_ms, OnEvict&& on_evict) {
     if (input >= inputs_.size()) return;
     const double cutoff = log_now_ms - limits_.max_age_ms;
-    const InputList& in = inputs_[input];
-    while (in.head != kNil && slots_[in.head].entry.start_ms < cutoff) evict(in.head, EvictReason::Age, on_evict);
+    // Starts timestamped when read are not on the input's clock: the read
+    // clock alone ages them.
+    for (uint32_t i = inputs_[input].head; i != kNil;) {
+        const Slot& slot = slots_[i];
+        const uint32_t next = slot.input_next;
+        if (slot.entry.log_time) {
+            if (slot.entry.start_ms >= cutoff) break;
+            evict(i, EvictReason::Age, on_evict);
+        }
+        i = next;
+    }
 }
 
 template <class OnEvict>

@@ -211,9 +211,18 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
     const FieldValue* key = corr.key_field >= 0 ? &ev.fields[static_cast<size_t>(corr.key_field)] : nullptr;
     const bool keyed = key != nullptr && key->present;
 
-    // Ages on the input's own clock, then on the reading clock.
-    inputs_[input].last_ms = time_ms;
-    table_.expire_input(input, time_ms, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+    // Ages on the input's own clock, then on the reading clock. An entry
+    // timestamped when it was read tells nothing of the input's clock.
+    // The input's clock is the older of this entry's time and the previous
+    // one's: a single stray timestamp years ahead does not age every open
+    // start, while a clock that really moved on does so one entry later.
+    const bool log_time = !ev.arrival_time;
+    if (log_time) {
+        Input& in = inputs_[input];
+        const double clock = in.last_ms > 0 ? std::min(in.last_ms, time_ms) : time_ms;
+        in.last_ms = time_ms;
+        table_.expire_input(input, clock, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+    }
     expire_read(read_ms);
 
     bool correlated = false;
@@ -228,15 +237,17 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
                     MetricStore::add(*s, 1);
                 }
             }
-            table_.insert({input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input},
+            table_.insert({input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input,
+                           log_time},
                           [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
         }
     } else {
         CorrelationTable::Entry start;
         if (keyed && table_.take(input_key(inputs_[input].hash, hash_key(key->str)), start)) {
             release_in_flight(start);
+            // A duration needs both times on one clock.
             correlated_ms = time_ms - start.start_ms;
-            correlated = true;
+            correlated = start.log_time == log_time;
         } else {
             ++stats_.unmatched[static_cast<size_t>(kind)];
         }

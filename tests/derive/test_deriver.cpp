@@ -134,7 +134,7 @@ TEST_CASE_FIXTURE(Fixture, "an end timestamped before its start observes no dura
 TEST_CASE_FIXTURE(Fixture, "bounded correlation: age and capacity evictions release in-flight") {
     line(entry("executeParse - start", "old", "2025-06-01T12:00:00.000Z"));
     CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
-    // 11 minutes later (max age 10 min): the old start is forgotten.
+    // 11 minutes later (max age 10 min), read 11 minutes later: the old start is forgotten.
     line(entry("executeParse - start", "new", "2025-06-01T12:11:00.000Z"));
     CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 1);
     CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);
@@ -192,9 +192,50 @@ TEST_CASE_FIXTURE(Fixture, "inputs keep their own clocks and their own correlati
     // The input an hour ahead ages its own starts only.
     line(entry("executeParse - start", "req-3", "2025-06-01T12:00:04.000Z"), input, now);
     line(entry("executeParse - start", "req-4", "2025-06-01T13:11:00.000Z"), ahead, now);
+    line(entry("executeParse - start", "req-5", "2025-06-01T13:11:01.000Z"), ahead, now);
     CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);  // req-2, on its own clock
     line(entry("executeParse - failed", "req-3", "2025-06-01T12:00:05.000Z"), input, now);
     CHECK(deriver.stats().unmatched[2] == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an entry timestamped when read neither ages the input's starts nor mixes clocks") {
+    const double now = 1748797200000.0;  // 2025-06-01T17:00:00Z; the log is five hours behind
+    auto read_time_line = [&](const std::string& json) {
+        test::Padded p(json);
+        REQUIRE_FALSE(decoder.decode(p.view(), p.capacity(), ev));
+        ev.has_time = false;
+        ev.arrival_time = true;
+        ev.time_ms = now;
+        deriver.apply(ev, input, now, now);
+    };
+    line(entry("executeParse - start", "a", "2025-06-01T12:00:00.000Z"), input, now);
+    read_time_line(R"({"message":"executeParse - start","requestId":"b","capability":"parse-task","operation":"core"})");
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 0);
+    line(entry("executeParse - failed", "a", "2025-06-01T12:00:02.000Z"), input, now);
+    CHECK(deriver.stats().unmatched[2] == 0);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 2000);
+    // The end of the start read without a time: matched, but no duration across two clocks.
+    line(entry("executeParse - failed", "b", "2025-06-01T12:00:03.000Z"), input, now);
+    CHECK(deriver.stats().unmatched[2] == 0);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 2000);
+    CHECK(value("openai_api_requests_total", {"parse-task", "core", "failure"}) == 2);
+    CHECK(value("openai_api_requests_in_flight", {"parse-task", "core"}) == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "one stray timestamp far ahead does not age the input's open starts") {
+    const double now = 1748779200000.0;  // every line read at the same moment, live
+    line(entry("executeParse - start", "a", "2025-06-01T12:00:00.000Z"), input, now);
+    line(entry("executeParse - succeeded", "x", "2099-01-01T00:00:00.000Z", R"("result":{"durationMs":7})"), input,
+         now);
+    line(entry("executeParse - failed", "a", "2025-06-01T12:00:01.500Z"), input, now);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 0);
+    CHECK(value("openai_api_request_duration_ms", {"parse-task", "core", "failure"}) == 1500);
+    // A clock that really moved on ages the starts at its second entry.
+    line(entry("executeParse - start", "b", "2025-06-01T12:00:02.000Z"), input, now);
+    line(entry("executeParse - start", "c", "2025-06-01T14:00:00.000Z"), input, now);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 0);
+    line(entry("executeParse - start", "d", "2025-06-01T14:00:01.000Z"), input, now);
+    CHECK(deriver.stats().evicted[static_cast<size_t>(EvictReason::Age)] == 1);
 }
 
 TEST_CASE_FIXTURE(Fixture, "an input closed with open starts keeps them until they end or age") {
