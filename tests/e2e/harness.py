@@ -252,3 +252,25 @@ def run_tests(tests):
             import traceback
             traceback.print_exc()
     sys.exit(1 if failed else 0)
+
+
+def add_metrics(a, b):
+    """Series-wise sum of two generator metric sets."""
+    out = {}
+    for name in set(a) | set(b):
+        merged = {}
+        for s in a.get(name, []) + b.get(name, []):
+            key = json.dumps(s["labels"], sort_keys=True)
+            if key not in merged:
+                merged[key] = json.loads(json.dumps(s))
+                continue
+            m = merged[key]
+            if "buckets" in s:
+                for le in s["buckets"]:
+                    m["buckets"][le] += s["buckets"][le]
+                m["sum"] += s["sum"]
+                m["count"] += s["count"]
+            else:
+                m["value"] += s["value"]
+        out[name] = list(merged.values())
+    return out

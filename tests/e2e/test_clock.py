@@ -19,8 +19,8 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from harness import (GENERATOR, Exporter, binary, compare, parse_exposition, run_tests, series_of, value,
-                     wait_until)
+from harness import (GENERATOR, Exporter, add_metrics, binary, compare, parse_exposition, run_tests, series_of,
+                     value, wait_until)
 
 HOUR_MS = 3600 * 1000
 BATCHES = 6          # appended one after the other, the exporter idle in between
@@ -244,28 +244,6 @@ def test_log_clock_far_from_wall_clock():
 
 # ---------------------------------------------------------------------------
 # 2. Two inputs with the same requestIds and different clocks
-
-
-def add_metrics(a, b):
-    """Series-wise sum of two generator metric sets."""
-    out = {}
-    for name in set(a) | set(b):
-        merged = {}
-        for s in a.get(name, []) + b.get(name, []):
-            key = json.dumps(s["labels"], sort_keys=True)
-            if key not in merged:
-                merged[key] = json.loads(json.dumps(s))
-                continue
-            m = merged[key]
-            if "buckets" in s:
-                for le in s["buckets"]:
-                    m["buckets"][le] += s["buckets"][le]
-                m["sum"] += s["sum"]
-                m["count"] += s["count"]
-            else:
-                m["value"] += s["value"]
-        out[name] = list(merged.values())
-    return out
 
 
 def add_expected(a, b):

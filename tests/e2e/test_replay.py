@@ -18,8 +18,8 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from harness import (Exporter, binary, compare, free_port, generate, parse_exposition, run_tests, series_of, value,
-                     wait_until)
+from harness import (Exporter, add_metrics, binary, compare, free_port, generate, parse_exposition, run_tests,
+                     series_of, value, wait_until)
 
 STEP_S = 15
 BUCKETS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
@@ -56,28 +56,6 @@ def split_rotated(corpus, directory):
         else:
             with open(path, "wb") as f:
                 f.write(data)
-
-
-def add_metrics(a, b):
-    """Series-wise sum of two generator metric sets."""
-    out = {}
-    for name in set(a) | set(b):
-        merged = {}
-        for s in a.get(name, []) + b.get(name, []):
-            key = json.dumps(s["labels"], sort_keys=True)
-            if key not in merged:
-                merged[key] = json.loads(json.dumps(s))
-                continue
-            m = merged[key]
-            if "buckets" in s:
-                for le in s["buckets"]:
-                    m["buckets"][le] += s["buckets"][le]
-                m["sum"] += s["sum"]
-                m["count"] += s["count"]
-            else:
-                m["value"] += s["value"]
-        out[name] = list(merged.values())
-    return out
 
 
 def total(metrics, name, **match):
