@@ -30,8 +30,10 @@ Replay::Replay(const Mapping& mapping, MetricStore& store, const Clock& clock, R
       sets_(std::move(sets)) {
     options_.decode.arrival_time_fallback = false;
     // A history ends now: later entries have a clock that is wrong, or a
-    // timestamp that is not one.
-    options_.decode.latest_ms = std::min(options_.decode.latest_ms, clock.now_ms());
+    // timestamp that is not one. A --to later than now says where it ends
+    // instead (the logs of a host whose clock runs ahead).
+    const double end = options_.to_ms ? std::max(*options_.to_ms, clock.now_ms()) : clock.now_ms();
+    options_.decode.latest_ms = std::min(options_.decode.latest_ms, end);
 }
 
 uint64_t Replay::total_bytes() const {

@@ -18,7 +18,7 @@
 namespace ailog {
 
 struct ReplayOptions {
-    DecodeOptions decode;  // arrival_time_fallback is forced off; latest_ms is the replay's start
+    DecodeOptions decode;  // arrival_time_fallback is forced off; latest_ms is the replay's start or a later to_ms
     CorrelationTable::Limits correlation;
     std::optional<double> from_ms;
     std::optional<double> to_ms;
