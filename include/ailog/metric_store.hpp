@@ -70,7 +70,9 @@ public:
     int find_family(std::string_view name) const;
 
     // Prometheus text format 0.0.4, appended to `out`.
-    void render(std::string& out) const;
+    void render(std::string& out) const { render(out, {}); }
+    // The same, leaving out the families whose name starts with `skip_prefix`.
+    void render(std::string& out, std::string_view skip_prefix) const;
 
     size_t series_count() const { return limited_series_.load(std::memory_order_relaxed); }
     size_t max_series() const { return max_series_; }

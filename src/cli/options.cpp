@@ -153,7 +153,8 @@ void add_replay_options(CLI::App& replay, ReplayOptions& o) {
         ->check(kConstantLabel);
     replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
         ->check(kTimeArg);
-    replay.add_option("--to", o.to, "Only entries at or before this time (RFC 3339, or relative: -1h)")
+    replay.add_option("--to", o.to, "Only entries at or before this time (RFC 3339, or relative: -1h). Entries later than the "
+                      "replay's start are invalid (future) unless this is later")
         ->check(kTimeArg);
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay
@@ -203,13 +204,20 @@ ParsedCommand parse_command_line(int argc, char** argv) {
         result.exit_code = app.exit(e);
         return result;
     } catch (const CLI::ParseError& e) {
-        std::cerr << "ailog_exporter: error: " << e.what() << "\nRun 'ailog_exporter serve --help' for the options.\n";
+        const char* command = argc > 1 && std::string_view(argv[1]) == "replay" ? "replay" : "serve";
+        std::cerr << "ailog_exporter: error: " << e.what() << "\nRun 'ailog_exporter " << command
+                  << " --help' for the options.\n";
         result.exit_code = kUsageError;
         return result;
     }
     result.kind = replay->parsed() ? ParsedCommand::Kind::Replay : ParsedCommand::Kind::Serve;
-    if (result.kind == ParsedCommand::Kind::Replay && parse_duration_ms(result.replay.step).value_or(0) <= 0) {
-        std::cerr << "ailog_exporter: error: --step must be longer than 0\n";
+    const char* zero = nullptr;
+    if (result.kind == ParsedCommand::Kind::Replay && parse_duration_ms(result.replay.step).value_or(0) <= 0)
+        zero = "--step";
+    if (result.kind == ParsedCommand::Kind::Serve && parse_duration_ms(result.serve.state_interval).value_or(0) <= 0)
+        zero = "--state.interval";
+    if (zero != nullptr) {
+        std::cerr << "ailog_exporter: error: " << zero << " must be longer than 0\n";
         result.kind = ParsedCommand::Kind::Exit;
         result.exit_code = kUsageError;
     }

@@ -134,7 +134,7 @@ int run_replay(const ReplayOptions& o) {
             sampler->write(out);
         } else if (o.output == "prometheus") {
             std::string text;
-            store.render(text);
+            store.render(text, "process_");  // they would describe this replay, not the service
             std::fwrite(text.data(), 1, text.size(), out);
         } else {
             const Summary s =

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -81,6 +82,14 @@ int run_serve(const ServeOptions& o) {
     Pipeline pipeline(mapping, store, clock, popts);
 
     const bool stateful = !o.state_file.empty();
+    if (stateful) {
+        // The file is created on the first commit; its directory must be there.
+        std::error_code ec;
+        const auto dir = std::filesystem::absolute(o.state_file, ec).parent_path();
+        if (ec || !std::filesystem::is_directory(dir, ec))
+            return startup_error(fmt::format("invalid --state.file \"{}\": the directory {} does not exist",
+                                             o.state_file, dir.string()));
+    }
     std::optional<State> state;
     if (stateful) {
         state = load_state(o.state_file);

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace ailog {
 namespace {
 
@@ -14,14 +16,24 @@ bool is_routine(SkipReason r) {
 std::string sample_of(std::string_view line) {
     constexpr size_t kMax = 160;
     std::string out;
-    for (char c : line.substr(0, kMax)) {
+    size_t cut = std::min(line.size(), kMax);
+    // Not inside a UTF-8 sequence (at most 3 continuation bytes).
+    for (int back = 0; back < 3 && cut > 0 && cut < line.size() &&
+                       (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80;
+         ++back)
+        --cut;
+    const std::string_view head = line.substr(0, cut);
+    // Log lines are UTF-8 (and JSON with --log.format json): bytes of a
+    // sample that is not are written as escapes.
+    const bool utf8 = simdjson::validate_utf8(head.data(), head.size());
+    for (char c : head) {
         const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f)
+        if (u < 0x20 || u == 0x7f || (u >= 0x80 && !utf8))
             out += fmt::format("\\x{:02x}", u);
         else
             out += c;
     }
-    if (line.size() > kMax) out += "…";
+    if (line.size() > cut) out += "…";
     return out;
 }
 
@@ -86,7 +98,8 @@ void LineDecoder::skip(int source, SkipReason reason, std::string_view line) {
         return;
     }
     if (is_routine(reason)) return;
-    const double now = stats_.last_read_ms;
+    // The clock itself: the read time of the first batch is only known after it.
+    const double now = clock_.now_ms();
     if (now - last_warned_ms_[r] < 1000) {
         ++suppressed_[r];
         return;

@@ -4,7 +4,10 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 
@@ -25,12 +28,43 @@ void send(mg_connection* conn, int status, std::string_view reason, std::string_
     if (std::strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
 }
 
-bool accepts_gzip(mg_connection* conn) {
-    const char* h = mg_get_header(conn, "Accept-Encoding");
-    return h != nullptr && std::strstr(h, "gzip") != nullptr;
-}
-
 }  // namespace
+
+bool accepts_gzip(std::string_view accept_encoding) {
+    // RFC 9110, 12.5.3: "gzip" or "*" with a quality above 0; gzip's own
+    // entry wins over "*".
+    std::optional<bool> gzip, any;
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    auto iequals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    while (!accept_encoding.empty()) {
+        const size_t comma = accept_encoding.find(',');
+        std::string_view item = accept_encoding.substr(0, comma);
+        accept_encoding.remove_prefix(comma == std::string_view::npos ? accept_encoding.size() : comma + 1);
+        const size_t semi = item.find(';');
+        const std::string_view coding = trim(item.substr(0, semi));
+        bool accepted = true;
+        if (semi != std::string_view::npos) {
+            const std::string_view param = trim(item.substr(semi + 1));
+            if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                // A quality is 0, 0.0, 0.00 or 0.000 exactly when it has no non-zero digit.
+                accepted = param.substr(2).find_first_of("123456789") != std::string_view::npos;
+            }
+        }
+        if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
+            gzip = accepted;
+        else if (coding == "*")
+            any = accepted;
+    }
+    return gzip ? *gzip : any.value_or(false);
+}
 
 std::string civetweb_listen_spec(const std::string& address) {
     const size_t colon = address.rfind(':');
@@ -92,7 +126,9 @@ int HttpServer::handle(mg_connection* conn, void* self) {
 int HttpServer::handle(mg_connection* conn) {
     const mg_request_info* req = mg_get_request_info(conn);
     const std::string_view method = req->request_method;
-    const std::string_view path = req->local_uri != nullptr ? req->local_uri : "";
+    // The path as sent: civetweb's cleaned local_uri would serve //metrics
+    // or /x/../metrics as the metrics.
+    const std::string_view path = req->local_uri_raw != nullptr ? req->local_uri_raw : "";
     if (method != "GET" && method != "HEAD") {
         send(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Method not allowed.\n");
         return 405;
@@ -139,7 +175,8 @@ void HttpServer::serve_metrics(mg_connection* conn) {
     body.clear();
     store_.render(body);
     constexpr std::string_view kType = "text/plain; version=0.0.4; charset=utf-8";
-    if (accepts_gzip(conn)) {
+    const char* accept_encoding = mg_get_header(conn, "Accept-Encoding");
+    if (accept_encoding != nullptr && accepts_gzip(accept_encoding)) {
         compressed.clear();
         if (gzip_compress(body, compressed)) {
             send(conn, 200, "OK", kType, compressed, true);

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "ailog/metric_store.hpp"
 
@@ -24,6 +25,10 @@ struct HttpOptions {
     // Answer the telemetry path with 503 until ready() (state being restored).
     bool gate_metrics_on_ready = false;
 };
+
+// Whether an Accept-Encoding header value admits gzip (a quality of 0
+// refuses it).
+bool accepts_gzip(std::string_view accept_encoding);
 
 // "host:port", ":port", "[v6]:port" -> civetweb's listening_ports syntax;
 // throws std::invalid_argument describing what is wrong.

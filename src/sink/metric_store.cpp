@@ -181,11 +181,11 @@ void MetricStore::observe(int family, Series& s, double v) const {
     add(s, v);
 }
 
-void MetricStore::render(std::string& out) const {
+void MetricStore::render(std::string& out, std::string_view skip_prefix) const {
     auto lock = this->lock();
     for (const auto& fp : families_) {
         const Family& f = *fp;
-        if (f.series.empty()) continue;
+        if (f.series.empty() || (!skip_prefix.empty() && f.name.starts_with(skip_prefix))) continue;
         out += "# HELP ";
         out += f.name;
         out += ' ';

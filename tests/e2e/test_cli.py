@@ -6,7 +6,7 @@ import socket
 import subprocess
 import tempfile
 
-from harness import Exporter, binary, run_tests
+from harness import Exporter, binary, run_tests, wait_until
 
 
 def run(*args, timeout=10):
@@ -37,11 +37,40 @@ def test_usage_errors_exit_2():
         ["serve", "--correlation.max-age", "ten minutes", "x.log"],
         ["serve", "--max-line-bytes", "12", "x.log"],
         ["serve", "--input.wrapper", "syslog", "x.log"],
+        ["serve", "--state.interval", "0s", "x.log"],
+        ["serve", "--input.timezone", "Nowhere/Invalid", "x.log"],
     ]
     for args in cases:
         r = run(*args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert b"error" in r.stderr.lower(), (args, r.stderr)
+
+
+def test_errors_name_the_command_they_belong_to():
+    r = run("replay", "--output", "xml", "x.log")
+    assert r.returncode == 2 and b"Run 'ailog_exporter replay --help'" in r.stderr, r.stderr
+    r = run("serve", "--start-at", "middle", "x.log")
+    assert r.returncode == 2 and b"Run 'ailog_exporter serve --help'" in r.stderr, r.stderr
+
+
+def test_state_file_in_a_missing_directory_exits_2():
+    fd, path = tempfile.mkstemp()
+    os.close(fd)
+    r = run("serve", "--web.listen-address", "127.0.0.1:0", "--state.file", "/nonexistent/dir/state.json", path)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert b"--state.file" in r.stderr and b"/nonexistent/dir" in r.stderr, r.stderr
+    assert b"listening" not in r.stderr, r.stderr
+
+
+def test_replay_exposition_has_no_process_metrics():
+    fd, path = tempfile.mkstemp(suffix=".log")
+    os.write(fd, b'{"message":"executeParse - start","requestId":"r","capability":"c","operation":"o",'
+                 b'"timestamp":"2025-06-01T12:00:00Z"}\n')
+    os.close(fd)
+    r = run("replay", "--output", "prometheus", path)
+    assert r.returncode == 0, r.stderr
+    assert b"openai_api_requests_in_flight" in r.stdout
+    assert b"process_" not in r.stdout, [x for x in r.stdout.splitlines() if b"process_" in x]
 
 
 def test_unreadable_path_exits_2_naming_it():
@@ -88,16 +117,29 @@ def test_default_command_is_serve_and_sigterm_exits_0():
 
 
 def test_json_log_format():
+    import json
     fd, path = tempfile.mkstemp()
+    # A line that is not UTF-8 is skipped and logged with a sample: the log stays UTF-8 JSON.
+    os.write(fd, b'{"message":"executeParse - start","capability":"c\xff\xfe","operation":"o"}\n')
     os.close(fd)
-    with Exporter(["--log.format", "json", path]) as e:
-        import json
+    with Exporter(["--log.format", "json", "--start-at", "beginning", path]) as e:
         first = e.stderr().splitlines()[0]
         record = json.loads(first)
         assert record["level"] == "info" and "listening" in record["msg"], record
 
+        def warned():
+            with open(e.stderr_path, "rb") as f:
+                raw = f.read()
+            return [line for line in raw.splitlines() if b"invalid_utf8" in line]
+        lines = wait_until(warned, what="the skipped line's warning")
+        for line in lines:
+            record = json.loads(line.decode("utf-8"))  # strict: raises on bytes that are not UTF-8
+            assert record["level"] in ("warn", "warning") and "\\xff" in record["msg"], record
+
 
 if __name__ == "__main__":
-    run_tests([test_help_and_version, test_usage_errors_exit_2, test_unreadable_path_exits_2_naming_it,
+    run_tests([test_help_and_version, test_usage_errors_exit_2, test_errors_name_the_command_they_belong_to,
+               test_state_file_in_a_missing_directory_exits_2, test_replay_exposition_has_no_process_metrics,
+               test_unreadable_path_exits_2_naming_it,
                test_busy_port_exits_2, test_bad_listen_address_exits_2,
                test_default_command_is_serve_and_sigterm_exits_0, test_json_log_format])

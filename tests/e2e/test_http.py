@@ -36,8 +36,15 @@ def test_endpoints():
         wait_until(lambda: e.get("/-/ready")[0] == 200, what="ready")
         status, headers, body = e.get("/")
         assert status == 200 and b'href="/metrics"' in body and headers["Content-Type"].startswith("text/html")
-        for missing in ("/nope", "/metrics/extra", "/-/", "/favicon.ico"):
+        # Only the path itself: not a spelling that a cleaning of the path would turn into it.
+        for missing in ("/nope", "/metrics/extra", "/-/", "/favicon.ico", "//metrics", "/x/../metrics",
+                        "/metrics/", "/./metrics"):
             assert e.get(missing)[0] == 404, missing
+        # A quality of 0 refuses gzip.
+        for refused in ("gzip;q=0", "gzip; q=0.000, identity", "*;q=0", "identity"):
+            status, headers, body = e.get("/metrics", {"Accept-Encoding": refused})
+            assert status == 200 and "Content-Encoding" not in headers, (refused, headers)
+            assert body.startswith(b"# HELP"), refused
         assert e.get("/metrics", method="POST")[0] == 405
         status, _, body = e.get("/metrics", method="HEAD")
         assert status == 200 and body == b""
