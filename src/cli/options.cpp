@@ -159,8 +159,9 @@ void add_replay_options(CLI::App& replay, ReplayOptions& o) {
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay
         .add_option("--threads", o.threads,
-                    "Threads in all (0: one per core). Several files are decoded by the threads together, the "
-                    "one merging them included; one file is read on one thread and its JSON decoded on the others")
+                    "Decoding threads (0: one per core). Several files are decoded by the threads together, the "
+                    "one merging them included; one file is read on a thread of its own and its JSON decoded on "
+                    "this many threads")
         ->check(CLI::Range(0u, 1024u))
         ->capture_default_str();
     add_common_options(replay, o);

@@ -82,6 +82,8 @@ std::string civetweb_listen_spec(const std::string& address) {
     if (host.front() == '[' && host.back() == ']') {
         if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1)
             throw std::invalid_argument(fmt::format("\"{}\" is not an IPv6 address", host));
+        if (mg_check_feature(8) == 0)  // 8: IPv6
+            throw std::invalid_argument("IPv6 addresses are not supported: this civetweb is built without IPv6");
         return fmt::format("{}:{}", host, port);
     }
     if (inet_pton(AF_INET, host.c_str(), buf) != 1)

@@ -51,14 +51,36 @@ def wait_until(predicate, timeout=20.0, interval=0.02, what="condition"):
                          + (f" (last error: {last_error})" if last_error else ""))
 
 
-class Exporter:
-    """The real binary on 127.0.0.1 with a port chosen by the kernel."""
+NOBODY = 65534
 
-    def __init__(self, args, stdin=None, listen="127.0.0.1:0"):
+
+def unprivileged():
+    """The command prefix that runs a program as an unprivileged user (nobody,
+    without groups) when this process is root, for whom file permissions do
+    not apply; empty otherwise (the tests already run unprivileged)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise AssertionError("running as root needs setpriv (Debian package util-linux) to drop privileges")
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+def give_to_unprivileged(path):
+    """Makes path owned by the user unprivileged() runs as (a no-op when not root)."""
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+
+
+class Exporter:
+    """The real binary on 127.0.0.1 with a port chosen by the kernel.
+    `prefix` goes before the binary on the command line (e.g. unprivileged())."""
+
+    def __init__(self, args, stdin=None, listen="127.0.0.1:0", prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="ailog-e2e-")
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         self._stderr = open(self.stderr_path, "wb")
-        cmd = [binary(), "serve", "--web.listen-address", listen] + list(args)
+        cmd = list(prefix) + [binary(), "serve", "--web.listen-address", listen] + list(args)
         self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
         self.address = wait_until(self._find_address, what="the listening address in the log")
@@ -161,12 +183,41 @@ def parse_exposition(text):
     return samples
 
 
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())), 0.0)
+_NO_DEFAULT = object()
 
 
-def series_of(samples, name):
-    return {k[1]: v for k, v in samples.items() if k[0] == name}
+def show_series(name, labels):
+    """A series as the exposition writes it: name{label="value",...}."""
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(dict(labels).items())) + "}"
+
+
+def value(samples, name, *, default=_NO_DEFAULT, **labels):
+    """The value of one series. A series missing from the scrape is an
+    AssertionError naming it, unless `default` is given (for a series that
+    may legitimately not exist yet, e.g. an openai_* series before its first
+    entry)."""
+    key = (name, frozenset(labels.items()))
+    if key in samples:
+        return samples[key]
+    if default is not _NO_DEFAULT:
+        return default
+    present = sorted(show_series(n, ls) for n, ls in samples if n == name)
+    if not present:
+        hint = "no series of that name"
+    else:
+        hint = "series of that name: " + ", ".join(present[:8]) + (", ..." if len(present) > 8 else "")
+    raise AssertionError(f"no series {show_series(name, labels)} in the scrape ({hint})")
+
+
+def series_of(samples, name, *, required=False):
+    """{labels: value} of every series named `name`; with required=True, none
+    at all is an AssertionError naming the metric."""
+    out = {k[1]: v for k, v in samples.items() if k[0] == name}
+    if required and not out:
+        raise AssertionError(f"no series named {name} in the scrape")
+    return out
 
 
 def generate(out, expected, *args):
@@ -212,6 +263,8 @@ def compare(samples, expected, check_self=True):
         want("ailog_exporter_lines_read_total", {}, expected["lines"])
         want("ailog_exporter_bytes_read_total", {}, expected["bytes"])
         reasons = {dict(k[1])["reason"] for k in samples if k[0] == "ailog_exporter_lines_skipped_total"}
+        if not reasons:
+            problems.append("no series named ailog_exporter_lines_skipped_total")
         for reason in reasons | set(expected["skipped"]):
             want("ailog_exporter_lines_skipped_total", {"reason": reason}, expected["skipped"].get(reason, 0))
         for kind, n in expected["entries"].items():

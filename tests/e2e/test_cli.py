@@ -2,11 +2,12 @@
 clear message before anything starts."""
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
 
-from harness import Exporter, binary, run_tests, wait_until
+from harness import Exporter, binary, run_tests, unprivileged, wait_until
 
 
 def run(*args, timeout=10):
@@ -77,13 +78,26 @@ def test_unreadable_path_exits_2_naming_it():
     r = run("serve", "--web.listen-address", "127.0.0.1:0", "/nonexistent/app.log")
     assert r.returncode == 2
     assert b"/nonexistent/app.log" in r.stderr and b"No such file" in r.stderr, r.stderr
+    # A file the exporter's user may not read (mode 0), in a directory it can
+    # traverse. Root reads anything: then the exporter runs as nobody.
     d = tempfile.mkdtemp()
-    path = os.path.join(d, "secret.log")
-    open(path, "w").close()
-    os.chmod(path, 0)
-    if os.geteuid() != 0:  # root reads anything
-        r = run("serve", "--web.listen-address", "127.0.0.1:0", path)
-        assert r.returncode == 2 and path.encode() in r.stderr
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "secret.log")
+        open(path, "w").close()
+        os.chmod(path, 0)
+        prefix = unprivileged()
+        r = subprocess.run(prefix + [binary(), "serve", "--web.listen-address", "127.0.0.1:0", path],
+                           capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2, (prefix, r.returncode, r.stderr)
+        assert path.encode() in r.stderr and b"Permission denied" in r.stderr, r.stderr
+        assert b"listening" not in r.stderr, r.stderr
+        # The same file readable: the exporter, as the same user, starts.
+        os.chmod(path, 0o644)
+        with Exporter([path], prefix=prefix) as e:
+            assert e.get("/-/healthy")[0] == 200
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_busy_port_exits_2():
@@ -108,7 +122,7 @@ def test_bad_listen_address_exits_2():
         assert r.returncode == 2 and addr.encode() in r.stderr, (addr, r.stderr)
 
 
-def test_default_command_is_serve_and_sigterm_exits_0():
+def test_serve_answers_and_sigterm_exits_0():
     fd, path = tempfile.mkstemp()
     os.close(fd)
     with Exporter([path]) as e:
@@ -142,4 +156,4 @@ if __name__ == "__main__":
                test_state_file_in_a_missing_directory_exits_2, test_replay_exposition_has_no_process_metrics,
                test_unreadable_path_exits_2_naming_it,
                test_busy_port_exits_2, test_bad_listen_address_exits_2,
-               test_default_command_is_serve_and_sigterm_exits_0, test_json_log_format])
+               test_serve_answers_and_sigterm_exits_0, test_json_log_format])

@@ -3,6 +3,7 @@ served by the real binary from a file and from stdin, compared value by
 value (counts, token sums, every histogram bucket, sum and count, skip
 reasons) with what the generator says it wrote, and linted by promtool."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -72,13 +73,78 @@ def test_stdin():
             check(e, expected)
 
 
+# The openai_* families' label names, in the order the state file lists a series' label values.
+LABEL_NAMES = {
+    "openai_api_requests_total": ("capability", "operation", "status"),
+    "openai_api_request_duration_ms": ("capability", "operation", "status"),
+    "openai_api_tokens_total": ("capability", "operation", "type"),
+    "openai_api_request_errors_total": ("capability", "operation", "error_type"),
+    "openai_api_requests_in_flight": ("capability", "operation"),
+}
+BUCKET_LES = ("10", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf")
+# State counter names -> (self-metric, label name) of the exposition.
+COUNTERS = {"skipped": ("ailog_exporter_lines_skipped_total", "reason"),
+            "entries": ("ailog_exporter_entries_total", "kind"),
+            "unmatched": ("ailog_exporter_unmatched_entries_total", "kind")}
+
+
+def state_samples(state):
+    """A committed state file as exposition samples ({(name, labels): value}),
+    for compare(): every openai_* series (histogram buckets made cumulative)
+    and the line, byte, skip, entry and unmatched counters."""
+    samples = {}
+
+    def put(name, labels, v):
+        key = (name, frozenset(labels.items()))
+        assert key not in samples, f"the state holds {name}{labels} twice"
+        samples[key] = float(v)
+
+    for family in state["families"]:
+        name = family["name"]
+        assert name in LABEL_NAMES, f"unknown family {name} in the state"
+        for series in family["series"]:
+            labels = dict(zip(LABEL_NAMES[name], series["labels"], strict=True))
+            if "buckets" in series:
+                assert len(series["buckets"]) == len(BUCKET_LES), series
+                cumulative = 0
+                for le, n in zip(BUCKET_LES, series["buckets"]):
+                    cumulative += n
+                    put(name + "_bucket", dict(labels, le=le), cumulative)
+                put(name + "_count", labels, cumulative)
+                put(name + "_sum", labels, series["value"])
+            else:
+                put(name, labels, series["value"])
+    counters = state["counters"]
+    put("ailog_exporter_lines_read_total", {}, counters["lines_read"])
+    put("ailog_exporter_bytes_read_total", {}, counters["bytes_read"])
+    for key, v in counters.items():
+        group, _, label = key.partition("/")
+        if group == "unmatched" and label == "start":
+            assert v == 0, f"unmatched/start = {v}"  # a start has no start to miss
+        elif group in COUNTERS:
+            name, label_name = COUNTERS[group]
+            put(name, {label_name: label}, v)
+    return samples
+
+
 def test_stdin_exit_on_eof():
+    """--exit-on-eof with stdin: exit 0 at the end of the input, every line
+    read and counted. The state committed at exit holds the final figures:
+    they equal the generator's, series for series."""
     tmp = tempfile.mkdtemp()
-    path, _ = corpus(tmp, "winston", "none", [], seed=301, lines=500)
+    path, expected = corpus(tmp, "winston", "none", [], seed=301, lines=500)
+    state = os.path.join(tmp, "state.json")
     with open(path, "rb") as f:
         r = subprocess.run([os.environ["AILOG_EXPORTER"], "serve", "--exit-on-eof", "--web.listen-address",
-                            "127.0.0.1:0", "-"], stdin=f, capture_output=True, timeout=30)
+                            "127.0.0.1:0", "--state.file", state] + SERVE_ARGS + ["-"],
+                           stdin=f, capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
+    with open(state) as f:
+        saved = json.load(f)
+    problems = compare(state_samples(saved), expected)
+    assert not problems, "\n".join(problems[:40])
+    assert saved["counters"]["lines_read"] == expected["lines"] > 0, saved["counters"]
+    assert saved["counters"]["state_write_failures"] == 0, saved["counters"]
 
 
 if __name__ == "__main__":

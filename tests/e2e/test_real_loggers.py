@@ -279,8 +279,10 @@ def truth_problems(samples, fx):
                             f"{source} {show_histogram(want)}")
 
     def want_self(name, want, **labels):
-        have = value(samples, name, **labels)
-        if have != want:
+        have = value(samples, name, default=None, **labels)
+        if have is None:
+            problems.append(f"missing {show((name, frozenset(labels.items())))} (want {want:g})")
+        elif have != want:
             problems.append(f"{name}{labels or ''}: {have:g}, want {want:g}")
 
     want_self("ailog_exporter_lines_read_total", len(fx.lines))
@@ -289,13 +291,18 @@ def truth_problems(samples, fx):
     for metric in ("ailog_exporter_lines_skipped_total", "ailog_exporter_unmatched_entries_total",
                    "ailog_exporter_correlation_evicted_total", "ailog_exporter_invalid_timestamps_total",
                    "openai_api_requests_in_flight"):
-        for labels, v in series_of(samples, metric).items():
+        series = series_of(samples, metric)
+        if not series:
+            problems.append(f"no series named {metric}")
+        for labels, v in series.items():
             if v != 0:
                 problems.append(f"{metric}{dict(labels)} = {v:g}, want 0")
     for metric in ("ailog_exporter_entries_without_timestamp_total", "ailog_exporter_negative_durations_total"):
         want_self(metric, 0)
-    last = value(samples, "ailog_exporter_last_entry_timestamp_seconds")
-    if abs(last - fx.last_instant) > 0.0015:
+    last = value(samples, "ailog_exporter_last_entry_timestamp_seconds", default=None)
+    if last is None:
+        problems.append("missing ailog_exporter_last_entry_timestamp_seconds")
+    elif abs(last - fx.last_instant) > 0.0015:
         problems.append(f"ailog_exporter_last_entry_timestamp_seconds = {last:.3f}, the log's last entry is at "
                         f"{fx.last_instant:.3f} ({last - fx.last_instant:+.3f} s)")
     return problems
@@ -393,7 +400,7 @@ def serve_problems(fx, args, env):
                     problems.append(f"after {written} lines and {IDLE_S} s idle: in flight {have}, "
                                     f"the log has {dict(want)} open")
                 for metric in ("ailog_exporter_correlation_evicted_total", "ailog_exporter_unmatched_entries_total"):
-                    for labels, n in series_of(samples, metric).items():
+                    for labels, n in series_of(samples, metric, required=True).items():
                         if n:
                             problems.append(f"after {written} lines: {metric}{dict(labels)} = {n:g}")
     finally:

@@ -67,7 +67,14 @@ TEST_CASE("a state survives serialisation exactly, flags and binary partial reco
     CHECK(out.families[0].series[0].value == 1234.5);
     CHECK(out.families[0].series[0].buckets == std::vector<uint64_t>{1, 2, 3});
     REQUIRE(out.open_starts.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+        CHECK(out.open_starts[i].key_a == in.open_starts[i].key_a);
+        CHECK(out.open_starts[i].key_b == in.open_starts[i].key_b);
+        CHECK(out.open_starts[i].start_ms == in.open_starts[i].start_ms);
+    }
     CHECK(out.open_starts[0].key_a == 0xabc);
+    CHECK(out.open_starts[0].key_b == 0xdef);
+    CHECK(out.open_starts[0].start_ms == 1795431490001.0);
     CHECK(out.open_starts[0].has_in_flight);
     CHECK(out.open_starts[0].in_flight_labels == std::vector<std::string>{"parse", "op"});
     CHECK(out.open_starts[0].input == "/var/log/pods/ns_p_1/c/0.log");
