@@ -152,13 +152,16 @@ int run_serve(const ServeOptions& o) {
     spdlog::info("ailog_exporter {} ({}) listening address={} telemetry_path={} inputs={}", kVersion, kRevision,
                  http->address(), o.telemetry_path, tailer.stats().files);
 
+    // Counted on from their restored values.
+    const uint64_t rotations_before = pipeline.stats().rotations;
+    const uint64_t truncations_before = pipeline.stats().truncations;
     const pthread_t main_thread = pthread_self();
     std::thread reader([&] {
         reading = true;
         tailer.run([&](bool idle) {
             PipelineStats& stats = pipeline.mutable_stats();
-            stats.rotations = tailer.stats().rotations;
-            stats.truncations = tailer.stats().truncations;
+            stats.rotations = rotations_before + tailer.stats().rotations;
+            stats.truncations = truncations_before + tailer.stats().truncations;
             stats.files_watched = tailer.stats().files;
             stats.pending_bytes = tailer.stats().pending_bytes;
             pipeline.on_batch_end(idle);

@@ -102,6 +102,11 @@ HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::funct
     // civetweb prints its own errors to stderr unless told otherwise; the
     // start-up error is reported by us, once.
     callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+    // Requests are answered from the first one on: a handler registered after
+    // mg_start2() would leave a moment in which civetweb answers 404 itself.
+    callbacks.begin_request = [](mg_connection* conn) {
+        return static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)))->handle(conn);
+    };
     mg_init_data init{&callbacks, this, config};
     char error_text[256] = "";
     unsigned error_code = 0;
@@ -110,7 +115,6 @@ HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::funct
     if (ctx_ == nullptr)
         throw std::runtime_error(fmt::format("cannot listen on {}: {}", options_.listen_address,
                                              error_text[0] != '\0' ? error_text : "unknown error"));
-    mg_set_request_handler(ctx_, "/", &HttpServer::handle, this);
     mg_server_port sp{};
     if (mg_get_server_ports(ctx_, 1, &sp) >= 1) port_ = sp.port;
     const size_t colon = ports.rfind(':');
@@ -119,10 +123,6 @@ HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::funct
 
 HttpServer::~HttpServer() {
     if (ctx_ != nullptr) mg_stop(ctx_);
-}
-
-int HttpServer::handle(mg_connection* conn, void* self) {
-    return static_cast<HttpServer*>(self)->handle(conn);
 }
 
 int HttpServer::handle(mg_connection* conn) {

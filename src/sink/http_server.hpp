@@ -48,7 +48,6 @@ public:
     std::string address() const { return address_; }
 
 private:
-    static int handle(mg_connection* conn, void* self);
     int handle(mg_connection* conn);
     void serve_metrics(mg_connection* conn);
 

@@ -21,7 +21,8 @@ import tempfile
 import threading
 import time
 
-from harness import Exporter, parse_exposition, run_tests, value, wait_until
+from harness import Exporter, run_tests, value, wait_until
+from test_crash import committed_counters, describe, first_answer, shortfalls
 
 ENTRY_BYTES = 300
 
@@ -84,10 +85,24 @@ def wait_count(e, n, timeout=20.0):
     assert got == (n, n), f"(requests, lines) = {got}, want {n} of each"
 
 
-def assert_idle_and_exact(e, n, seconds=1.5):
-    """Counts stay exactly n for a while (long enough for a 1 s periodic
-    rescan, where late rotation or truncation checks run), nothing is left
-    half-read, and the bytes are those of n whole entries."""
+def rescan_seconds(e):
+    """The exporter's --files.rescan-interval, in seconds (5 by default)."""
+    args = list(e.proc.args)
+    if "--files.rescan-interval" not in args:
+        return 5.0
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)", args[args.index("--files.rescan-interval") + 1])
+    assert m, args
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def assert_idle_and_exact(e, n):
+    """Counts stay exactly n for half a second longer than the exporter's
+    rescan interval, so that a periodic rescan (where late rotation and
+    truncation checks run) happens meanwhile; nothing is left half-read, and
+    the bytes are those of n whole entries. Exporters checked with it are
+    started with a short --files.rescan-interval, to keep this short."""
+    seconds = rescan_seconds(e) + 0.5
+    assert seconds <= 5, "start the exporter with a short --files.rescan-interval"
     deadline = time.monotonic() + seconds
     while True:
         s = e.samples()
@@ -328,48 +343,138 @@ def test_deleted_while_open():
             assert value(s, "ailog_exporter_file_rotations_total") >= 1
 
 
-def samples_or_none(e):
-    """A scrape, or None while /metrics answers 503 (restored state catching up)."""
-    status, _, body = e.get("/metrics")
-    if status == 503:
-        return None
-    assert status == 200, status
-    return parse_exposition(body.decode())
+class HeldCommit:
+    """Holds the exporter's next state commit, as a stalled disk would: a
+    commit writes STATE.tmp, then renames it over STATE, and with a FIFO at
+    STATE.tmp its open() blocks until release() opens the FIFO for reading.
+    That commit then fails (a FIFO cannot be fsync'ed), which the exporter
+    counts in ailog_exporter_state_write_failures_total; the next one is
+    written as usual, the FIFO being gone by then."""
+
+    def __init__(self, state):
+        self.path = state + ".tmp"
+        os.mkfifo(self.path)
+        self.fd = None
+        self.stop = threading.Event()
+        self.drain = threading.Thread(target=self._drain, daemon=True)
+
+    def _drain(self):
+        while not self.stop.is_set():
+            try:
+                if not os.read(self.fd, 1 << 16):
+                    time.sleep(0.01)  # no writer yet, or it is done
+            except BlockingIOError:
+                time.sleep(0.01)
+
+    def held(self, e):
+        """Whether a thread of the exporter waits in the FIFO's open()."""
+        for wchan in glob.glob(f"/proc/{e.proc.pid}/task/*/wchan"):
+            with open(wchan) as f:
+                if f.read().strip() == "wait_for_partner":
+                    return True
+        return False
+
+    def release(self):
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            os.unlink(self.path)
+            self.drain.start()
+
+    def close(self):
+        """Once the exporter is past the held commit (it has answered 200)."""
+        self.release()
+        self.stop.set()
+        self.drain.join()
+        os.close(self.fd)
+
+
+def read_position(e, path):
+    """The offset of the exporter's descriptor on `path`: how far it has read."""
+    fds = f"/proc/{e.proc.pid}/fd"
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(os.path.join(fds, fd)) != path:
+                continue
+            with open(f"/proc/{e.proc.pid}/fdinfo/{fd}") as f:
+                return int(re.search(r"^pos:\s*(\d+)", f.read(), re.M).group(1))
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"the exporter has no descriptor on {path}")
+
+
+# More than the exporter reads of a file in one round (4 MiB): see test 7.
+BACKLOG_ENTRIES = 24000
 
 
 # 7
 def test_rotation_while_stopped_with_state_file():
-    N, K, M = 15, 6, 4
-    with TempDir() as d, TempDir() as st:
-        log = os.path.join(d, "app.log")
-        state = os.path.join(st, "state.json")
-        append(log, entries("a", N))
-        args = ["--start-at", "beginning", "--state.file", state, d]
-        with serve(*args) as e:
-            wait_count(e, N)
-            sigterm(e)
-        os.rename(log, log + ".1")
-        append(log + ".1", entries("b", K))
-        append(log, entries("c", M))
-        with serve(*args) as e:
-            seen = []
+    """app.log is rotated while the exporter is stopped, and both files grow.
+    Restarted with --start-at end, only its state makes it read app.log.1
+    (found under its new name) from the committed offset and the new app.log
+    from its start: its first 200 answer holds every entry, and until it has
+    read both files up to their sizes at start, /metrics and /-/ready answer
+    503.
 
-            def done():
-                s = samples_or_none(e)
-                if s is None:
-                    return False
-                seen.append(counts(s))
-                return seen[-1] == (N + K + M, N + K + M)
+    That window is held open, not raced: the exporter commits its state at
+    the end of its first read round, which reads at most 4 MiB of a file, and
+    that commit is held (HeldCommit) while app.log.1 holds 7 MB it has not
+    read. The test asserts the exporter is there (a thread blocked in the
+    FIFO's open(), its descriptor on app.log.1 short of the file's size)
+    before asking, and still there after.
 
-            wait_until(done, what=f"{N + K + M} entries after the restart")
-            for _ in range(5):  # a few more scrapes
-                s = samples_or_none(e)
-                assert s is not None, "503 after being ready"
-                seen.append(counts(s))
-            assert all(r >= N and l >= N for r, l in seen), seen
-            # /metrics waits until every file is read up to its size at start.
-            assert seen[0][0] == N + K + M, seen
-            assert_idle_and_exact(e, N + K + M, seconds=0.5)
+    The control run deletes the state file before the restart: the exporter
+    then starts at the end of both files, answers 200 at once, and its
+    figures are short of the truth."""
+    N, K, M = 15, BACKLOG_ENTRIES, 4
+    for delete_state in (False, True):
+        with TempDir() as d, TempDir() as st:
+            log = os.path.join(d, "app.log")
+            state = os.path.join(st, "state.json")
+            args = ["--start-at", "end", "--state.file", state, "--files.rescan-interval", "1s", d]
+            with serve(*args) as e:
+                wait_until(lambda: e.get("/-/ready")[0] == 200, what="ready")
+                append(log, entries("a", N))
+                wait_count(e, N)
+                sigterm(e)
+            committed = committed_counters(state)
+            os.rename(log, log + ".1")
+            append(log + ".1", entries("b", K))
+            append(log, entries("c", M))
+            if delete_state:
+                os.unlink(state)
+            hold = HeldCommit(state)
+            with serve(*args) as e:
+                try:
+                    wait_until(lambda: hold.held(e), what="the exporter's first commit held")
+                    position = read_position(e, log + ".1")
+                    answers = [(path, e.get(path)[0]) for _ in range(3) for path in ("/-/ready", "/metrics")]
+                    assert e.get("/-/healthy")[0] == 200
+                    assert hold.held(e) and read_position(e, log + ".1") == position, "the exporter moved on"
+                finally:
+                    hold.release()
+                first = first_answer(e)
+                hold.close()
+                if delete_state:
+                    assert "state restored" not in e.stderr()
+                    assert all(status == 200 for _, status in answers), answers
+                    assert counts(first) == (0, 0), counts(first)
+                    assert shortfalls(committed, first), "control, state deleted: first answer as committed"
+                    e.proc.kill()  # its shutdown is not what is tested here, and takes 2 s
+                    continue
+                found = shortfalls(committed, first)
+                assert not found, "first answer after the restart below the state:\n" + describe(found)
+                # Held short of app.log.1's size, it answered 503 only.
+                size = os.path.getsize(log + ".1")
+                assert position < size, f"nothing left to read of app.log.1 when held ({position} of {size} bytes)"
+                assert all(status == 503 for _, status in answers), f"answers while held, behind: {answers}"
+                # The requests are counted with each line (the line count is published after them).
+                assert requests_total(first) == N + K + M, \
+                    f"first 200 answer: (requests, lines) = {counts(first)}, want {N + K + M} requests"
+                assert "state restored" in e.stderr(), "no restore logged"
+                wait_count(e, N + K + M)
+                s = assert_idle_and_exact(e, N + K + M)
+                assert value(s, "ailog_exporter_state_write_failures_total") == 1  # the held commit
+                e.proc.kill()
 
 
 # 8
@@ -379,13 +484,13 @@ def test_a_thousand_files():
         paths = [os.path.join(d, f"pod-{i:04d}.log") for i in range(FILES)]
         for i, p in enumerate(paths):
             append(p, entry(f"first-{i}"))
-        with serve("--start-at", "beginning", d) as e:
+        with serve("--start-at", "beginning", "--files.rescan-interval", "1s", d) as e:
             wait_count(e, FILES, timeout=60)
             assert files_watched(e) == FILES
             for i, p in enumerate(paths):
                 append(p, entry(f"second-{i}"))
             wait_count(e, 2 * FILES, timeout=60)
-            s = assert_idle_and_exact(e, 2 * FILES, seconds=0.5)
+            s = assert_idle_and_exact(e, 2 * FILES)
             assert value(s, "ailog_exporter_files_watched") == FILES
 
 
@@ -496,6 +601,63 @@ def test_sigterm_is_prompt_and_saves_the_exact_position():
         assert requests == offset // ENTRY_BYTES, (requests, offset // ENTRY_BYTES)
         print(f"     SIGTERM to exit: {took:.2f}s; saved offset {offset} of {len(content)} bytes written")
 
+        # Restarted with --start-at end, it goes on from the saved offset: it
+        # counts what the writer wrote after it, and what is appended while it
+        # is stopped. The control run, with the state file deleted, counts
+        # none of it.
+        append(log, entries("down", 5))
+        total = len(content) // ENTRY_BYTES + 5
+        assert len(content) % ENTRY_BYTES == 0, len(content)
+        committed = committed_counters(state)
+        with serve("--start-at", "end", "--state.file", state, d) as e:
+            first = first_answer(e)
+            found = shortfalls(committed, first)
+            assert not found, "first answer after the restart below the state:\n" + describe(found)
+            assert requests_total(first) == total, f"first 200 answer: {requests_total(first)} requests, want {total}"
+            wait_count(e, total)
+            e.proc.kill()  # its shutdown is tested above
+        os.unlink(state)
+        with serve("--start-at", "end", "--state.file", state, d) as e:
+            first = first_answer(e)
+            assert counts(first) == (0, 0), f"control, state deleted: {counts(first)}"
+            assert shortfalls(committed, first), "control, state deleted: first answer as committed"
+            e.proc.kill()
+
+
+def test_rotation_and_truncation_counts_continue_after_a_restore():
+    """The rotation and truncation counters are restored with the others and
+    counted on from there: never below what was committed."""
+    with TempDir() as d, TempDir() as st:
+        log = os.path.join(d, "app.log")
+        state = os.path.join(st, "state.json")
+        append(log, entries("a", 3))
+        args = ("--start-at", "beginning", "--state.file", state, "--files.rescan-interval", "1s", d)
+        with serve(*args) as e:
+            wait_count(e, 3)
+            os.rename(log, log + ".1")
+            append(log, entries("b", 2))
+            wait_count(e, 5)
+            wait_until(lambda: value(e.samples(), "ailog_exporter_file_rotations_total") == 1, what="the rotation")
+            with open(log, "r+b") as f:
+                f.truncate(0)
+            append(log, entries("c", 1))
+            wait_until(lambda: value(e.samples(), "ailog_exporter_file_truncations_total") == 1,
+                       what="the truncation")
+            assert sigterm(e) is not None
+        with open(state) as f:
+            counters = json.load(f)["counters"]
+        assert counters["rotations"] == 1 and counters["truncations"] == 1, counters
+        with serve(*args) as e:
+            wait_until(lambda: e.get("/-/ready")[0] == 200, what="ready")
+            samples = e.samples()
+            assert value(samples, "ailog_exporter_file_rotations_total") == 1, "restored counter below the committed one"
+            assert value(samples, "ailog_exporter_file_truncations_total") == 1, "restored counter below the committed one"
+            # And counted on from there.
+            os.rename(log, log + ".2")
+            append(log, entries("d", 1))
+            wait_until(lambda: value(e.samples(), "ailog_exporter_file_rotations_total") == 2,
+                       what="the second rotation counted on from the restored one")
+
 
 if __name__ == "__main__":
     run_tests([test_rename_rotation_directory, test_rename_rotation_out_of_the_glob,
@@ -504,4 +666,5 @@ if __name__ == "__main__":
                test_file_created_after_start, test_file_created_in_empty_directory_is_found_without_rescan,
                test_deleted_while_open, test_rotation_while_stopped_with_state_file, test_a_thousand_files,
                test_sighup_rescans, test_unusable_state_file_is_set_aside,
-               test_sigterm_is_prompt_and_saves_the_exact_position])
+               test_sigterm_is_prompt_and_saves_the_exact_position,
+               test_rotation_and_truncation_counts_continue_after_a_restore])
