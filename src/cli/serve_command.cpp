@@ -149,8 +149,15 @@ int run_serve(const ServeOptions& o) {
     } catch (const std::exception& e) {
         return startup_error(e.what());
     }
-    spdlog::info("ailog_exporter {} ({}) listening address={} telemetry_path={} inputs={}", kVersion, kRevision,
-                 http->address(), o.telemetry_path, tailer.stats().files);
+    {
+        // Logged whatever --log.level says: with port 0 it is the only place
+        // the chosen port is told. No other thread logs yet.
+        const auto level = spdlog::get_level();
+        if (level > spdlog::level::info) spdlog::set_level(spdlog::level::info);
+        spdlog::info("ailog_exporter {} ({}) listening address={} telemetry_path={} inputs={}", kVersion, kRevision,
+                     http->address(), o.telemetry_path, tailer.stats().files);
+        spdlog::set_level(level);
+    }
 
     // Counted on from their restored values.
     const uint64_t rotations_before = pipeline.stats().rotations;

@@ -130,6 +130,16 @@ def test_serve_answers_and_sigterm_exits_0():
         assert e.stop() == 0
 
 
+def test_listening_address_is_logged_at_any_level():
+    # With port 0 the log line is the only place the chosen port is told.
+    fd, path = tempfile.mkstemp()
+    os.close(fd)
+    for level in ("warn", "error"):
+        with Exporter(["--log.level", level, path]) as e:
+            assert e.get("/-/healthy")[0] == 200
+            assert "listening address=127.0.0.1:" in e.stderr(), e.stderr()
+
+
 def test_json_log_format():
     import json
     fd, path = tempfile.mkstemp()
@@ -156,4 +166,5 @@ if __name__ == "__main__":
                test_state_file_in_a_missing_directory_exits_2, test_replay_exposition_has_no_process_metrics,
                test_unreadable_path_exits_2_naming_it,
                test_busy_port_exits_2, test_bad_listen_address_exits_2,
-               test_serve_answers_and_sigterm_exits_0, test_json_log_format])
+               test_serve_answers_and_sigterm_exits_0, test_listening_address_is_logged_at_any_level,
+               test_json_log_format])
