@@ -5,6 +5,7 @@ against the generator's figures: final values, values at a mid-window step,
 and seed 000's dashboard queries. Also: replay equals serve, the summary, the
 time window, entries without timestamps, the progress bar."""
 
+import glob
 import gzip
 import json
 import math
@@ -18,7 +19,7 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from harness import (Exporter, add_metrics, binary, compare, free_port, generate, parse_exposition, run_tests,
+from harness import (ROOT, Exporter, add_metrics, binary, compare, free_port, generate, parse_exposition, run_tests,
                      series_of, value, wait_until)
 
 STEP_S = 15
@@ -377,9 +378,48 @@ def test_bad_arguments_exit_2():
         assert r.returncode == 2, (args, r.returncode, r.stderr)
 
 
+def peak_threads(args):
+    """Runs replay with `args` and returns the most threads /proc showed it
+    running at once (polled until it exits)."""
+    p = subprocess.Popen([binary(), "replay"] + [str(a) for a in args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                for line in f:
+                    if line.startswith("Threads:"):
+                        peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+    _, err = p.communicate()
+    assert p.returncode == 0, err.decode()
+    return peak
+
+
+def test_threads_as_documented():
+    """--threads N: several files are decoded by N threads in all, the
+    merging one included; one file has N decoders beside its reader and the
+    calling thread (N + 2); 1 keeps everything on one thread."""
+    tmp = tempfile.mkdtemp(prefix="ailog-replay-")
+    samples = b"".join(open(p, "rb").read() for p in sorted(glob.glob(os.path.join(ROOT, "samples", "*.log"))))
+    one = os.path.join(tmp, "one.log")
+    with open(one, "wb") as f:
+        f.write(samples * max(1, 120_000_000 // len(samples)))  # long enough to be seen running
+    several = []
+    for i in range(3):
+        several.append(os.path.join(tmp, f"pod{i}.log"))
+        shutil.copyfile(one, several[-1])
+    args = ["-q", "--output", "prometheus", "--correlation.max-age", "100000d"]
+    assert peak_threads(args + ["--threads", 1, one]) == 1
+    assert peak_threads(args + ["--threads", 3, one]) == 3 + 2
+    assert peak_threads(args + ["--threads", 3] + several) == 3
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve, test_decoding_threads_change_nothing,
                test_parallel_streams_equal_one_stream, test_summary_json_and_table,
                test_time_window, test_entries_without_timestamp_are_counted_and_skipped,
                test_wrapper_time_stands_in_for_a_missing_timestamp,
-               test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2])
+               test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2, test_threads_as_documented])
