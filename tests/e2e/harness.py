@@ -220,6 +220,117 @@ def series_of(samples, name, *, required=False):
     return out
 
 
+# The openai_* families' label names, in the order the state file lists a series' label values.
+LABEL_NAMES = {
+    "openai_api_requests_total": ("capability", "operation", "status"),
+    "openai_api_request_duration_ms": ("capability", "operation", "status"),
+    "openai_api_tokens_total": ("capability", "operation", "type"),
+    "openai_api_request_errors_total": ("capability", "operation", "error_type"),
+    "openai_api_requests_in_flight": ("capability", "operation"),
+}
+BUCKET_LES = ("10", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf")
+# The exporter's own counters in the state file (src/state/checkpoint.cpp) and their series.
+SELF_COUNTERS = {
+    "lines_read": "ailog_exporter_lines_read_total",
+    "bytes_read": "ailog_exporter_bytes_read_total",
+    "read_errors": "ailog_exporter_read_errors_total",
+    "entries_without_timestamp": "ailog_exporter_entries_without_timestamp_total",
+    "rotations": "ailog_exporter_file_rotations_total",
+    "truncations": "ailog_exporter_file_truncations_total",
+    "state_writes": "ailog_exporter_state_writes_total",
+    "state_write_failures": "ailog_exporter_state_write_failures_total",
+    "negative_durations": "ailog_exporter_negative_durations_total",
+}
+SELF_COUNTER_GROUPS = {  # "group/label value"
+    "invalid_timestamps": ("ailog_exporter_invalid_timestamps_total", "reason"),
+    "skipped": ("ailog_exporter_lines_skipped_total", "reason"),
+    "evicted": ("ailog_exporter_correlation_evicted_total", "reason"),
+    "entries": ("ailog_exporter_entries_total", "kind"),
+    "unmatched": ("ailog_exporter_unmatched_entries_total", "kind"),
+}
+
+
+def state_samples(state):
+    """A committed state (the parsed state file) as exposition samples
+    ({(name, labels): value}): every openai_* series (histogram buckets made
+    cumulative, as served) and every counter of the exporter's own."""
+    samples = {}
+
+    def put(name, labels, v):
+        key = (name, frozenset(labels.items()))
+        assert key not in samples, f"the state holds {show_series(name, labels)} twice"
+        samples[key] = float(v)
+
+    for family in state["families"]:
+        name = family["name"]
+        assert name in LABEL_NAMES, f"unknown family {name} in the state"
+        for series in family["series"]:
+            labels = dict(zip(LABEL_NAMES[name], series["labels"], strict=True))
+            if "buckets" in series:
+                cumulative = 0
+                for le, n in zip(BUCKET_LES, series["buckets"], strict=True):
+                    cumulative += n
+                    put(name + "_bucket", dict(labels, le=le), cumulative)
+                put(name + "_count", labels, cumulative)
+                put(name + "_sum", labels, series["value"])
+            else:
+                put(name, labels, series["value"])
+    for key, v in state["counters"].items():
+        group, _, label = key.partition("/")
+        if key == "unmatched/start":
+            assert v == 0, f"unmatched/start = {v}"  # a start has no start to miss; no such series is served
+        elif key in SELF_COUNTERS:
+            put(SELF_COUNTERS[key], {}, v)
+        elif group in SELF_COUNTER_GROUPS:
+            name, label_name = SELF_COUNTER_GROUPS[group]
+            put(name, {label_name: label}, v)
+        else:
+            raise AssertionError(f"unknown counter {key} in the state")
+    return samples
+
+
+def committed_counters(state_path):
+    """The counters a state file commits, as exposition samples: every
+    openai_* counter and histogram series and every counter of the
+    exporter's own (not the in-flight gauge). A restored exporter must serve
+    at least these once it answers."""
+    with open(state_path) as f:
+        samples = state_samples(json.load(f))
+    return {k: v for k, v in samples.items() if k[0] != "openai_api_requests_in_flight"}
+
+
+def shortfalls(committed, samples):
+    """The committed counters that a scrape shows below their committed value,
+    or not at all."""
+    out = []
+    for key, want in committed.items():
+        got = samples.get(key)
+        if got is None:
+            if want:
+                out.append(f"{show_series(*key)} missing, committed {want}")
+        elif got < want - 1e-9 * abs(want):
+            out.append(f"{show_series(*key)} = {got}, committed {want}")
+    return out
+
+
+def describe(found, most=8):
+    return "\n".join(found[:most]) + (f"\n... ({len(found)} in all)" if len(found) > most else "")
+
+
+def first_answer(e, timeout=30.0):
+    """Polls /metrics until it answers 200 and returns that scrape. 503 is
+    what a restored exporter answers until it has caught up; any other
+    answer fails at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = e.get("/metrics")
+        if status == 200:
+            return parse_exposition(body.decode())
+        assert status == 503, f"/metrics answered {status}: {body[:300]!r}"
+        assert time.monotonic() < deadline, f"/metrics still 503 after {timeout}s"
+        time.sleep(0.01)
+
+
 def generate(out, expected, *args):
     subprocess.run([sys.executable, GENERATOR, "--out", out, "--expected", expected] + [str(a) for a in args],
                    check=True)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import Exporter, compare, generate, promtool_problems, run_tests
+from harness import Exporter, compare, generate, promtool_problems, run_tests, state_samples
 
 # (flavour, wrapper, extra generator args)
 CASES = [
@@ -71,60 +71,6 @@ def test_stdin():
             # End of stdin: still serving the final values.
             assert e.proc.poll() is None
             check(e, expected)
-
-
-# The openai_* families' label names, in the order the state file lists a series' label values.
-LABEL_NAMES = {
-    "openai_api_requests_total": ("capability", "operation", "status"),
-    "openai_api_request_duration_ms": ("capability", "operation", "status"),
-    "openai_api_tokens_total": ("capability", "operation", "type"),
-    "openai_api_request_errors_total": ("capability", "operation", "error_type"),
-    "openai_api_requests_in_flight": ("capability", "operation"),
-}
-BUCKET_LES = ("10", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf")
-# State counter names -> (self-metric, label name) of the exposition.
-COUNTERS = {"skipped": ("ailog_exporter_lines_skipped_total", "reason"),
-            "entries": ("ailog_exporter_entries_total", "kind"),
-            "unmatched": ("ailog_exporter_unmatched_entries_total", "kind")}
-
-
-def state_samples(state):
-    """A committed state file as exposition samples ({(name, labels): value}),
-    for compare(): every openai_* series (histogram buckets made cumulative)
-    and the line, byte, skip, entry and unmatched counters."""
-    samples = {}
-
-    def put(name, labels, v):
-        key = (name, frozenset(labels.items()))
-        assert key not in samples, f"the state holds {name}{labels} twice"
-        samples[key] = float(v)
-
-    for family in state["families"]:
-        name = family["name"]
-        assert name in LABEL_NAMES, f"unknown family {name} in the state"
-        for series in family["series"]:
-            labels = dict(zip(LABEL_NAMES[name], series["labels"], strict=True))
-            if "buckets" in series:
-                assert len(series["buckets"]) == len(BUCKET_LES), series
-                cumulative = 0
-                for le, n in zip(BUCKET_LES, series["buckets"]):
-                    cumulative += n
-                    put(name + "_bucket", dict(labels, le=le), cumulative)
-                put(name + "_count", labels, cumulative)
-                put(name + "_sum", labels, series["value"])
-            else:
-                put(name, labels, series["value"])
-    counters = state["counters"]
-    put("ailog_exporter_lines_read_total", {}, counters["lines_read"])
-    put("ailog_exporter_bytes_read_total", {}, counters["bytes_read"])
-    for key, v in counters.items():
-        group, _, label = key.partition("/")
-        if group == "unmatched" and label == "start":
-            assert v == 0, f"unmatched/start = {v}"  # a start has no start to miss
-        elif group in COUNTERS:
-            name, label_name = COUNTERS[group]
-            put(name, {label_name: label}, v)
-    return samples
 
 
 def test_stdin_exit_on_eof():

@@ -13,7 +13,6 @@ every restart and must come out short of the truth, which shows that the
 checks see the restore."""
 
 import http.client
-import json
 import os
 import random
 import signal
@@ -23,112 +22,11 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import (Exporter, compare, free_port, generate, parse_exposition, run_tests, series_of, value,
-                     wait_until)
+from harness import (Exporter, committed_counters, compare, describe, first_answer, free_port, generate,
+                     parse_exposition, run_tests, series_of, shortfalls, show_series, value, wait_until)
 
 KILLS = int(os.environ.get("AILOG_CRASH_KILLS", "20"))
 CONTROL_KILLS = 3
-
-# The label names of the openai_* families, in the order the state file lists a series' label values.
-LABEL_NAMES = {
-    "openai_api_requests_total": ("capability", "operation", "status"),
-    "openai_api_request_duration_ms": ("capability", "operation", "status"),
-    "openai_api_tokens_total": ("capability", "operation", "type"),
-    "openai_api_request_errors_total": ("capability", "operation", "error_type"),
-    "openai_api_requests_in_flight": ("capability", "operation"),
-}
-BUCKET_LES = ("10", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf")
-# The exporter's own counters in the state file (src/state/checkpoint.cpp) and their series.
-SELF_COUNTERS = {
-    "lines_read": "ailog_exporter_lines_read_total",
-    "bytes_read": "ailog_exporter_bytes_read_total",
-    "read_errors": "ailog_exporter_read_errors_total",
-    "entries_without_timestamp": "ailog_exporter_entries_without_timestamp_total",
-    "rotations": "ailog_exporter_file_rotations_total",
-    "truncations": "ailog_exporter_file_truncations_total",
-    "state_writes": "ailog_exporter_state_writes_total",
-    "state_write_failures": "ailog_exporter_state_write_failures_total",
-    "negative_durations": "ailog_exporter_negative_durations_total",
-}
-SELF_COUNTER_GROUPS = {  # "group/label value"
-    "invalid_timestamps": ("ailog_exporter_invalid_timestamps_total", "reason"),
-    "skipped": ("ailog_exporter_lines_skipped_total", "reason"),
-    "evicted": ("ailog_exporter_correlation_evicted_total", "reason"),
-    "entries": ("ailog_exporter_entries_total", "kind"),
-    "unmatched": ("ailog_exporter_unmatched_entries_total", "kind"),
-}
-
-
-def show(key):
-    name, labels = key
-    return name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels)) + "}" if labels else "")
-
-
-def committed_counters(state_path):
-    """The counters a state file commits, as exposition samples ({(name,
-    labels): value}): every openai_* counter and histogram series (buckets
-    made cumulative, as served) and every counter of the exporter's own.
-    A restored exporter must serve at least these once it answers."""
-    with open(state_path) as f:
-        state = json.load(f)
-    out = {}
-    for family in state["families"]:
-        name = family["name"]
-        assert name in LABEL_NAMES, f"unknown family {name} in the state file"
-        for series in family["series"]:
-            labels = dict(zip(LABEL_NAMES[name], series["labels"], strict=True))
-            if "buckets" in series:
-                cumulative = 0
-                for le, n in zip(BUCKET_LES, series["buckets"], strict=True):
-                    cumulative += n
-                    out[(name + "_bucket", frozenset(dict(labels, le=le).items()))] = cumulative
-                out[(name + "_count", frozenset(labels.items()))] = cumulative
-                out[(name + "_sum", frozenset(labels.items()))] = series["value"]
-            elif name.endswith("_total"):  # not the in-flight gauge
-                out[(name, frozenset(labels.items()))] = series["value"]
-    for key, v in state["counters"].items():
-        group, _, label = key.partition("/")
-        if key in SELF_COUNTERS:
-            out[(SELF_COUNTERS[key], frozenset())] = v
-        elif group in SELF_COUNTER_GROUPS:
-            name, label_name = SELF_COUNTER_GROUPS[group]
-            out[(name, frozenset({label_name: label}.items()))] = v
-        else:
-            raise AssertionError(f"unknown counter {key} in the state file")
-    return out
-
-
-def shortfalls(committed, samples):
-    """The committed counters that a scrape shows below their committed value,
-    or not at all."""
-    out = []
-    for key, want in committed.items():
-        got = samples.get(key)
-        if got is None:
-            if want:
-                out.append(f"{show(key)} missing, committed {want}")
-        elif got < want - 1e-9 * abs(want):
-            out.append(f"{show(key)} = {got}, committed {want}")
-    return out
-
-
-def describe(found, most=8):
-    return "\n".join(found[:most]) + (f"\n... ({len(found)} in all)" if len(found) > most else "")
-
-
-def first_answer(e, timeout=30.0):
-    """Polls /metrics until it answers 200 and returns that scrape. 503 is
-    what a restored exporter answers until it has caught up; any other
-    answer fails at once."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status, _, body = e.get("/metrics")
-        if status == 200:
-            return parse_exposition(body.decode())
-        assert status == 503, f"/metrics answered {status}: {body[:300]!r}"
-        assert time.monotonic() < deadline, f"/metrics still 503 after {timeout}s"
-        time.sleep(0.01)
-
 
 def is_monotonic(name):
     # process_* belong to one process and restart with it, by convention.
@@ -238,7 +136,7 @@ class Scraper(threading.Thread):
             if now is None or now < before:
                 self.decrease_count += 1
                 if len(self.decreases) < 100:
-                    self.decreases.append(f"instance {instance}: {show(key)}: {before} -> {now}")
+                    self.decreases.append(f"instance {instance}: {show_series(*key)}: {before} -> {now}")
         for key, v in samples.items():
             if is_monotonic(key[0]):
                 self.last[key] = max(v, self.last.get(key, v))

@@ -29,7 +29,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from harness import ROOT, Exporter, binary, parse_exposition, run_tests, series_of, value, wait_until
+from harness import (BUCKET_LES, ROOT, Exporter, binary, parse_exposition, run_tests, series_of, show_series, value,
+                     wait_until)
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "loggers")
 NY = "America/New_York"
@@ -37,7 +38,6 @@ NY = "America/New_York"
 LOGGERS = (("winston-local", NY), ("winston-iso", None), ("pino", None), ("bunyan", None))
 SEED_METRICS = ("openai_api_requests_total", "openai_api_request_duration_ms", "openai_api_tokens_total")
 HISTOGRAM = "openai_api_request_duration_ms"
-BUCKET_LES = ("10", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf")
 SEED_SERIES = ("openai_api_requests_total", "openai_api_request_duration_ms_bucket",
                "openai_api_request_duration_ms_sum", "openai_api_request_duration_ms_count",
                "openai_api_tokens_total")
@@ -211,11 +211,6 @@ def fixtures(root=FIXTURES):
 # ---------------------------------------------------------------------------
 # Comparison
 
-def show(key):
-    name, labels = key
-    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels)) + "}"
-
-
 def histogram(series, labels):
     """(count, sum, [cumulative bucket counts]) of one histogram series, None if absent."""
     count = series.get((HISTOGRAM + "_count", labels))
@@ -244,15 +239,15 @@ def truth_problems(samples, fx):
     what a complete, well-timed reading of the log must show besides."""
     problems = []
     got = {k: v for k, v in samples.items() if k[0] in SEED_SERIES}
-    for key in sorted(set(fx.truth) | set(got), key=show):
+    for key in sorted(set(fx.truth) | set(got), key=lambda k: show_series(*k)):
         if key[0].startswith(HISTOGRAM):
             continue
         if key not in got:
-            problems.append(f"missing {show(key)} (prom-client: {fx.truth[key]:g})")
+            problems.append(f"missing {show_series(*key)} (prom-client: {fx.truth[key]:g})")
         elif key not in fx.truth:
-            problems.append(f"unexpected {show(key)} = {got[key]:g} (prom-client has no such series)")
+            problems.append(f"unexpected {show_series(*key)} = {got[key]:g} (prom-client has no such series)")
         elif got[key] != fx.truth[key]:
-            problems.append(f"{show(key)}: exporter {got[key]:g}, prom-client {fx.truth[key]:g}")
+            problems.append(f"{show_series(*key)}: exporter {got[key]:g}, prom-client {fx.truth[key]:g}")
     # The histogram, series by series: every bucket (le 10 ... +Inf), _count
     # and _sum, shown whole when any of them differs. The exporter times
     # every failure from its start entry to its failed entry (a failed entry
@@ -269,19 +264,19 @@ def truth_problems(samples, fx):
             want, source = fx.failures.get(labels), "the log"
             service = histogram(fx.truth, labels)
             if service is not None and (have is None or service[0] > have[0]):
-                problems.append(f"{show((HISTOGRAM + '_count', labels))}: exporter "
+                problems.append(f"{show_series(HISTOGRAM + '_count', labels)}: exporter "
                                 f"{'none' if have is None else f'{have[0]:g}'}, fewer than prom-client's "
                                 f"{service[0]:g}")
         else:
             want, source = histogram(fx.truth, labels), "prom-client"
         if not histogram_agrees(have, want):
-            problems.append(f"{show((HISTOGRAM, labels))}: exporter {show_histogram(have)}; "
+            problems.append(f"{show_series(HISTOGRAM, labels)}: exporter {show_histogram(have)}; "
                             f"{source} {show_histogram(want)}")
 
     def want_self(name, want, **labels):
         have = value(samples, name, default=None, **labels)
         if have is None:
-            problems.append(f"missing {show((name, frozenset(labels.items())))} (want {want:g})")
+            problems.append(f"missing {show_series(name, labels)} (want {want:g})")
         elif have != want:
             problems.append(f"{name}{labels or ''}: {have:g}, want {want:g}")
 

@@ -21,8 +21,7 @@ import tempfile
 import threading
 import time
 
-from harness import Exporter, run_tests, value, wait_until
-from test_crash import committed_counters, describe, first_answer, shortfalls
+from harness import Exporter, committed_counters, describe, first_answer, run_tests, shortfalls, value, wait_until
 
 ENTRY_BYTES = 300
 
