@@ -4,7 +4,6 @@
 // Pipeline runs on one thread.
 #pragma once
 
-#include <algorithm>
 #include <vector>
 
 #include "ailog/clock.hpp"
@@ -54,14 +53,9 @@ public:
     }
     // The same, with the entry's time already resolved.
     void apply_at(const Event& e, uint32_t input, double time_ms) {
-        double read_ms = read_clock_ms_;
-        if (!options_.live) {
-            // A replay reads an entry at its own time; like an input's clock,
-            // this clock takes the older of the last two, so one stray entry
-            // far ahead does not forget every open start.
-            read_ms = replay_clock_ms_ > 0 ? std::min(replay_clock_ms_, time_ms) : time_ms;
-            replay_clock_ms_ = time_ms;
-        }
+        // A replay reads an entry at its own time, on a clock that, like an
+        // input's, one stray entry far ahead does not move.
+        const double read_ms = options_.live ? read_clock_ms_ : replay_clock_.advance(time_ms);
         deriver_.apply(e, input, time_ms, read_ms);
         stats_.last_entry_ms = time_ms;
     }
@@ -88,7 +82,7 @@ private:
     SelfMetrics self_;
     std::vector<uint32_t> source_inputs_;  // by source
     double read_clock_ms_;                 // wall time, read once per batch of lines
-    double replay_clock_ms_ = 0;           // replay: time of the last entry applied
+    EntryClock replay_clock_;              // replay: the entries applied
 };
 
 }  // namespace ailog

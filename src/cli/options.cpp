@@ -153,8 +153,10 @@ void add_replay_options(CLI::App& replay, ReplayOptions& o) {
         ->check(kConstantLabel);
     replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
         ->check(kTimeArg);
-    replay.add_option("--to", o.to, "Only entries at or before this time (RFC 3339, or relative: -1h). Entries later than the "
-                      "replay's start are invalid (future) unless this is later")
+    replay
+        .add_option("--to", o.to,
+                    "Only entries at or before this time (RFC 3339, or relative: -1h). Entries later than the "
+                    "replay's start are invalid (future) unless this is later")
         ->check(kTimeArg);
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay

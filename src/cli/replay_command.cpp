@@ -60,10 +60,10 @@ std::optional<std::string> add_constant_labels(MetricStore& store, const std::ve
         std::string name, value;
         if (auto problem = parse_constant_label(l, name, value)) return "invalid --label: " + *problem;
         if (!names.insert(name).second) return "--label " + name + " is given more than once";
+        if (name == "le") return "--label le: histogram buckets have a label of that name";
         for (const auto& f : store.families())
             for (const auto& n : f->label_names)
-                if (n == name || name == "le")
-                    return fmt::format("--label {}: {} already has a label of that name", name, f->name);
+                if (n == name) return fmt::format("--label {}: {} already has a label of that name", name, f->name);
         if (!rendered.empty()) rendered += ',';
         rendered += name + "=\"";
         append_escaped_label_value(rendered, value);

@@ -327,7 +327,6 @@ std::optional<SkipReason> JsonDecoder::decode(std::string_view payload, size_t c
         ev.time_error = 0;
     } else {
         ev.has_time = false;
-        ev.fold_ms = 0;
         ev.time_error = static_cast<uint8_t>(time_error_);
     }
     return std::nullopt;

@@ -119,14 +119,13 @@ void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_even
         skip(source, *reason, p.text);
         return;
     }
-    event_.arrival_time = false;
     if (event_.has_time && event_.time_ms > options_.latest_ms) {
         event_.has_time = false;
         event_.fold_ms = 0;
         event_.time_error = static_cast<uint8_t>(TimeError::Future);
     }
     if (!event_.has_time) {
-        ++stats_.invalid_timestamps[event_.time_error];
+        if (event_.time_error != 0) ++stats_.invalid_timestamps[event_.time_error];
         if (const auto wrapper_time = p.time.value(); wrapper_time && *wrapper_time <= options_.latest_ms) {
             event_.time_ms = *wrapper_time;
         } else {

@@ -93,11 +93,16 @@ private:
         uint32_t head = kNil;
         uint32_t tail = kNil;
     };
-    void evict(uint32_t slot, EvictReason r, auto&& on_evict) {
+    // Removes the entry at `pos` in index_ (and its slot), then tells on_evict.
+    void evict_at(size_t pos, EvictReason r, auto&& on_evict) {
+        const uint32_t slot = index_[pos] - 1;
         const Entry old = slots_[slot].entry;
-        index_erase(find_index(old.key));
+        index_erase(pos);
         unlink_and_free(slot);
         on_evict(old, r);
+    }
+    void evict(uint32_t slot, EvictReason r, auto&& on_evict) {
+        evict_at(find_index(slots_[slot].entry.key), r, on_evict);
     }
 
     size_t find_index(const KeyHash& key) const;  // position in index_, or npos
@@ -118,13 +123,7 @@ private:
 
 template <class OnEvict>
 void CorrelationTable::insert(const Entry& e, OnEvict&& on_evict) {
-    if (size_t pos = find_index(e.key); pos != static_cast<size_t>(-1)) {
-        const uint32_t slot = index_[pos] - 1;
-        const Entry old = slots_[slot].entry;
-        index_erase(pos);
-        unlink_and_free(slot);
-        on_evict(old, EvictReason::Replaced);
-    }
+    if (size_t pos = find_index(e.key); pos != static_cast<size_t>(-1)) evict_at(pos, EvictReason::Replaced, on_evict);
     if (limits_.max_entries == 0) return;
     while (size_ >= limits_.max_entries) evict(head_, EvictReason::Capacity, on_evict);
     uint32_t slot;

@@ -177,7 +177,7 @@ uint32_t Deriver::open_input(std::string_view name) {
     while (id < inputs_.size() && inputs_[id].in_use) ++id;
     if (id == inputs_.size()) inputs_.emplace_back();
     Input& in = inputs_[id];
-    in = Input{key, hash_key(key), 0, 1, true};
+    in = Input{key, hash_key(key), {}, 1, true};
     input_by_name_.emplace(std::move(key), id);
     return id;
 }
@@ -213,16 +213,10 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
 
     // Ages on the input's own clock, then on the reading clock. An entry
     // timestamped when it was read tells nothing of the input's clock.
-    // The input's clock is the older of this entry's time and the previous
-    // one's: a single stray timestamp years ahead does not age every open
-    // start, while a clock that really moved on does so one entry later.
     const bool log_time = !ev.arrival_time;
-    if (log_time) {
-        Input& in = inputs_[input];
-        const double clock = in.last_ms > 0 ? std::min(in.last_ms, time_ms) : time_ms;
-        in.last_ms = time_ms;
-        table_.expire_input(input, clock, [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
-    }
+    if (log_time)
+        table_.expire_input(input, inputs_[input].clock.advance(time_ms),
+                            [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
     expire_read(read_ms);
 
     bool correlated = false;

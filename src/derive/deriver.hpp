@@ -6,6 +6,7 @@
 // per rule and relaxed atomic stores.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <span>
@@ -21,6 +22,19 @@
 #include "derive/correlation.hpp"
 
 namespace ailog {
+
+// A clock read off entries' times. It shows the older of the last two, so a
+// single stray timestamp years ahead does not move it, while a clock that
+// really moved on moves it one entry later.
+struct EntryClock {
+    double last_ms = 0;  // the last entry's time (0 before the first)
+    // Takes an entry's time; returns the clock's time.
+    double advance(double time_ms) {
+        const double now = last_ms > 0 ? std::min(last_ms, time_ms) : time_ms;
+        last_ms = time_ms;
+        return now;
+    }
+};
 
 // What the deriver tells the exporter's self-metrics.
 struct DeriveStats {
@@ -41,7 +55,7 @@ public:
     uint32_t open_input(std::string_view name);
     void close_input(uint32_t input);
     // The log time of the input's last entry (0 before the first).
-    double input_last_ms(uint32_t input) const { return inputs_[input].last_ms; }
+    double input_last_ms(uint32_t input) const { return inputs_[input].clock.last_ms; }
 
     // Derives one entry of `input`, timestamped `time_ms` (on the input's
     // clock) and read at `read_ms` (wall time live, log time in a replay).
@@ -116,7 +130,7 @@ private:
     struct Input {
         std::string name;
         KeyHash hash;
-        double last_ms = 0;
+        EntryClock clock;  // ages the input's starts
         uint32_t users = 0;  // open_input() calls not yet closed
         bool in_use = false;
     };

@@ -21,7 +21,7 @@ struct PipelineStats {
     uint64_t bytes = 0;
     uint64_t read_errors = 0;
     uint64_t entries_without_time = 0;
-    // Entries whose own timestamp was unusable, by TimeError (index 0 unused).
+    // Entries whose own timestamp was unusable, by TimeError (index 0, None, unused).
     std::array<uint64_t, static_cast<size_t>(TimeError::kCount)> invalid_timestamps{};
     uint64_t entries_outside_window = 0;  // replay --from/--to
     std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> skipped{};
