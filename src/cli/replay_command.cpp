@@ -17,8 +17,8 @@
 #include "ailog/metric_store.hpp"
 #include "common/duration.hpp"
 #include "decode/timezone.hpp"
-#include "log.hpp"
-#include "replay.hpp"
+#include "common/log.hpp"
+#include "replay/replay.hpp"
 #include "sink/openmetrics_writer.hpp"
 #include "sink/summary.hpp"
 

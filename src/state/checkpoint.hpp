@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ailog/metric_store.hpp"
-#include "pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "source/tailer.hpp"
 #include "state/state.hpp"
 

@@ -13,7 +13,7 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "test_util.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "source/line_framer.hpp"
 
 namespace {

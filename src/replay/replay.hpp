@@ -11,9 +11,9 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 #include "sink/openmetrics_writer.hpp"
-#include "source/replay_files.hpp"
+#include "source/rotated_sets.hpp"
 
 namespace ailog {
 

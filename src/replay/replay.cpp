@@ -1,12 +1,12 @@
 // Replay: k-way merge of rotated-set streams by entry time.
-#include "replay.hpp"
+#include "replay/replay.hpp"
 
 #include <algorithm>
 #include <memory>
 #include <queue>
 #include <thread>
 
-#include "replay_streams.hpp"
+#include "replay/entry_stream.hpp"
 
 namespace ailog {
 namespace {

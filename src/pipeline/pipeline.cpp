@@ -1,7 +1,7 @@
 // Pipeline: wiring of decode, derive and self-metrics for serve.
-#include "pipeline.hpp"
+#include "pipeline/pipeline.hpp"
 
-#include "source/replay_files.hpp"
+#include "source/rotated_sets.hpp"
 
 namespace ailog {
 

@@ -17,7 +17,7 @@
 #include "decode/line_decoder.hpp"
 #include "decode/timestamp.hpp"
 #include "sink/self_metrics.hpp"
-#include "source/replay_files.hpp"
+#include "source/rotated_sets.hpp"
 
 namespace ailog {
 

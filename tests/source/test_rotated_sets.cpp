@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "source/replay_files.hpp"
+#include "source/rotated_sets.hpp"
 
 using namespace ailog;
 namespace fs = std::filesystem;

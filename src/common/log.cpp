@@ -1,5 +1,5 @@
 // Logging set-up and the logfmt/JSON line formatters.
-#include "log.hpp"
+#include "common/log.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

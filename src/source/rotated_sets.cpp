@@ -1,5 +1,5 @@
 // Replay inputs: expansion, rotated-set grouping and ordering, gzip reading.
-#include "source/replay_files.hpp"
+#include "source/rotated_sets.hpp"
 
 #include <fcntl.h>
 #include <glob.h>

@@ -1,6 +1,6 @@
 // Replay streams: one rotated set's entries, decoded on the caller's thread,
 // on threads shared between several sets, or on several threads for one set.
-#include "replay_streams.hpp"
+#include "replay/entry_stream.hpp"
 
 #include <algorithm>
 #include <atomic>
