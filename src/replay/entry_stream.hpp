@@ -54,7 +54,27 @@ protected:
 // there (add_totals adds only the bytes); the others keep their own until
 // add_totals.
 std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, const std::vector<RotatedSet>& sets,
-                                                            const Mapping& mapping, const Clock& clock,
-                                                            const DecodeOptions& options, PipelineStats& stats);
+                                                             const Mapping& mapping, const Clock& clock,
+                                                             const DecodeOptions& options, PipelineStats& stats);
+
+// The decoder counts of a stream decoded on other threads, added to the
+// pipeline's at its end.
+void add_decoder_counts(PipelineStats& to, const PipelineStats& from);
+
+// The next line of `reader` within the line limit into `line`; the
+// over-long ones on the way are counted on `decoder`. False at the end.
+inline bool next_line(SetReader& reader, LineDecoder& decoder, int source, std::string_view& line, size_t& capacity) {
+    for (;;) {
+        switch (reader.next(line, capacity)) {
+            case SetReader::Next::End:
+                return false;
+            case SetReader::Next::TooLong:
+                decoder.too_long(source);
+                continue;
+            case SetReader::Next::Line:
+                return true;
+        }
+    }
+}
 
 }  // namespace ailog

@@ -1,12 +1,12 @@
-// Replay: k-way merge of rotated-set streams by entry time.
+// Replay: the rotated sets' streams merged by entry time into one pipeline.
 #include "replay/replay.hpp"
 
 #include <algorithm>
 #include <memory>
-#include <queue>
 #include <thread>
 
 #include "replay/entry_stream.hpp"
+#include "replay/merge.hpp"
 
 namespace ailog {
 namespace {
@@ -44,30 +44,13 @@ uint64_t Replay::total_bytes() const {
 
 ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(uint64_t, uint64_t)>& progress) {
     PipelineStats& stats = pipeline_.mutable_stats();
-    const unsigned threads = options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads =
+        options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
     const auto streams = make_entry_streams(threads, sets_, pipeline_.mapping(), clock_, options_.decode, stats);
 
     // Each set is one input: its own correlation ids and clock.
     std::vector<uint32_t> inputs;
     for (const auto& set : sets_) inputs.push_back(pipeline_.deriver().open_input(set.name));
-
-    const auto& kinds = pipeline_.mapping().kinds;
-    // Oldest head first; ties keep the order of the sets.
-    auto later = [&](size_t a, size_t b) {
-        const Event& ea = *streams[a]->head;
-        const Event& eb = *streams[b]->head;
-        const double ta = streams[a]->head_time_ms;
-        const double tb = streams[b]->head_time_ms;
-        if (ta != tb) return ta > tb;
-        // At the same instant a start goes first: its end may be in another file.
-        const bool sa = kinds[static_cast<size_t>(ea.kind)].role == EntryRole::Start;
-        const bool sb = kinds[static_cast<size_t>(eb.kind)].role == EntryRole::Start;
-        if (sa != sb) return sb;
-        return a > b;
-    };
-    std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
-    for (size_t i = 0; i < streams.size(); ++i)
-        if (streams[i]->advance()) heap.push(i);
 
     const uint64_t total = total_bytes();
     auto done_bytes = [&] {
@@ -77,10 +60,9 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
     };
     ReplayResult result;
     uint64_t since_progress = 0;
-    while (!heap.empty()) {
-        const size_t i = heap.top();
-        heap.pop();
-        EntryStream& s = *streams[i];
+    TimeMerge merge(streams, pipeline_.mapping());
+    for (size_t i = 0; merge.next(i);) {
+        const EntryStream& s = *streams[i];
         const Event& e = *s.head;
         const double t = s.head_time_ms;
         const bool before = options_.from_ms && t < *options_.from_ms;
@@ -94,7 +76,6 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
             result.first_ms = std::min(result.first_ms, t);
             result.last_ms = std::max(result.last_ms, t);
         }
-        if (s.advance()) heap.push(i);
         if (progress && ++since_progress >= 65536) {
             since_progress = 0;
             progress(done_bytes(), total);
