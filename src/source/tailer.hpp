@@ -12,28 +12,31 @@
 //   - only complete lines are delivered; a partial last line waits.
 // Waiting is event-driven (inotify on files and directories) with a periodic
 // rescan as a safety net.
+//
+// The parts that change for different reasons live beside it: which files
+// the paths name (discovery), what wakes it up (watches), how a file is
+// recognised and what its changes mean (file_identity), and the reading of
+// one descriptor into lines (fd_reader). The Tailer ties them together.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "ailog/line_sink.hpp"
+#include "source/discovery.hpp"
 #include "source/fd_reader.hpp"
+#include "source/file_identity.hpp"
+#include "source/watches.hpp"
 #include "state/state.hpp"
 
 namespace ailog {
-
-inline constexpr uint32_t kFingerprintBytes = 256;
-inline constexpr uint32_t kDeepFingerprintBytes = 64 * 1024;
 
 struct TailOptions {
     bool start_at_end = true;  // files present at start, when there is no saved position
@@ -88,27 +91,14 @@ public:
 
 private:
     struct File;
-    struct Retired;
-    struct PathSpec {
-        enum class Kind { File, Dir, Glob } kind;
-        std::string text;
-    };
-    struct Candidate {
-        std::string path;
-        uint64_t dev;
-        uint64_t ino;
-        off_t size;
-    };
 
-    std::vector<Candidate> discover() const;
     void rescan(bool initial, const std::vector<FileState>* saved, const RestoreFn* on_restored);
     File* open_file(const Candidate& c);
     bool service(File& f);
     struct CopyMatch {
         bool found = false;
-        int source = -1;      // the stream it continues (-1: none)
-        uint64_t offset = 0;  // where to start reading it
-        bool mid_line = false;  // ... dropping bytes up to the next newline
+        int source = -1;  // the stream it continues (-1: none)
+        StartPoint at;    // where to start reading it
     };
     // Whether a new file is the copy of a followed file (copytruncate).
     CopyMatch match_copy(File& f, off_t size);
@@ -116,23 +106,18 @@ private:
     void close_file(File& f);
     void update_fingerprint(File& f);
     bool fingerprint_changed(File& f);
-    void watch_dir(const std::string& dir);
     void watch_file(File& f);
     void drain_events();
-    void wait(int timeout_ms);
-    void expire_retired(double now_ms);
     void update_caught_up();
 
     TailOptions options_;
     LineSink& sink_;
     std::vector<PathSpec> specs_;
     std::vector<std::unique_ptr<File>> files_;
-    std::vector<std::unique_ptr<Retired>> retired_;
+    RetiredStreams retired_;
+    IdentifyGate identify_gate_;
+    Watches watches_;
     std::unordered_map<int, File*> file_watches_;
-    std::unordered_map<int, std::string> dir_watches_;
-    std::unordered_set<std::string> watched_dirs_;
-    int inotify_fd_ = -1;
-    int wake_fd_ = -1;
     bool use_stdin_ = false;
     int stdin_source_ = -1;
     bool stdin_ended_ = false;
@@ -142,7 +127,6 @@ private:
     std::atomic<bool> caught_up_{false};
     bool rescan_needed_ = false;
     bool identify_pending_ = false;
-    std::map<std::pair<uint64_t, uint64_t>, double> pending_first_seen_;  // (dev, ino) -> first seen
     double next_rescan_ms_ = 0;
     TailStats stats_;
 };
