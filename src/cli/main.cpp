@@ -1,6 +1,8 @@
 // ailog_exporter entry point.
 #include <csignal>
 
+#include "ailog/clock.hpp"
+
 #include "cli/options.hpp"
 #include "cli/replay_command.hpp"
 #include "cli/serve_command.hpp"
@@ -14,7 +16,7 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    const auto cmd = ailog::cli::parse_command_line(argc, argv);
+    const auto cmd = ailog::cli::parse_command_line(argc, argv, ailog::SystemClock().now_ms());
     if (cmd.kind == ailog::cli::ParsedCommand::Kind::Exit) return cmd.exit_code;
     if (cmd.kind == ailog::cli::ParsedCommand::Kind::Replay) return ailog::cli::run_replay(cmd.replay);
     return ailog::cli::run_serve(cmd.serve);

@@ -1,10 +1,14 @@
-// CLI11 wiring: flags, help text with examples, validation, exit codes.
+// CLI11 wiring: flags, help text with examples, and their conversion into
+// settings; usage errors exit 2.
 #include "cli/options.hpp"
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "common/duration.hpp"
 #include "decode/timestamp.hpp"
@@ -31,17 +35,11 @@ Examples:
       '/var/lib/docker/containers/*/*-json.log'
 )";
 
-const CLI::Validator kDuration(
-    [](std::string& s) -> std::string {
-        return parse_duration_ms(s) ? std::string() : "not a duration such as 500ms, 15s, 10m or 1h30m: " + s;
-    },
-    "DURATION");
-
 const CLI::Validator kTelemetryPath(
     [](std::string& s) -> std::string { return !s.empty() && s[0] == '/' ? std::string() : "must start with /"; },
     "PATH");
 
-void add_common_options(CLI::App& app, CommonOptions& o) {
+void add_common_options(CLI::App& app, CommonFlags& o) {
     app.add_option("--input.wrapper", o.wrapper, "Container wrapper of each line: detected per file, or forced")
         ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
         ->capture_default_str();
@@ -59,7 +57,7 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
         ->capture_default_str();
     app.add_option("--correlation.max-age", o.correlation_max_age,
                    "Start entries older than this without an end entry are forgotten (counted as evicted)")
-        ->check(kDuration)
+        ->type_name("DURATION")
         ->capture_default_str();
     app.add_option("--input.timezone", o.input_timezone,
                    "Time zone of timestamps written without a zone or offset (\"2025-06-01 12:00:00.029\"): an IANA "
@@ -75,7 +73,7 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
         ->capture_default_str();
 }
 
-void add_serve_options(CLI::App& serve, ServeOptions& o) {
+void add_serve_options(CLI::App& serve, ServeFlags& o) {
     serve.add_option("PATH", o.paths, "Log files, directories, quoted glob patterns, or - for stdin")->required();
     serve
         .add_option("--web.listen-address", o.listen_address,
@@ -93,12 +91,12 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
                      "Keep file positions, metric values and open requests here, so counters continue exactly "
                      "across restarts and crashes");
     serve.add_option("--state.interval", o.state_interval, "How often the state file is committed")
-        ->check(kDuration)
+        ->type_name("DURATION")
         ->capture_default_str();
     serve
         .add_option("--files.rescan-interval", o.rescan_interval,
                     "How often paths are rescanned for new, rotated and removed files (besides inotify events)")
-        ->check(kDuration)
+        ->type_name("DURATION")
         ->capture_default_str();
     add_common_options(serve, o);
     serve.footer(kServeExamples);
@@ -114,21 +112,7 @@ Examples:
   promtool tsdb create-blocks-from openmetrics history.om /var/lib/prometheus/metrics2
 )";
 
-const CLI::Validator kConstantLabel(
-    [](std::string& s) -> std::string {
-        std::string name, value;
-        if (auto problem = parse_constant_label(s, name, value)) return *problem;
-        return {};
-    },
-    "NAME=VALUE");
-
-const CLI::Validator kTimeArg(
-    [](std::string& s) -> std::string {
-        return parse_time_arg(s, 0) ? std::string() : "not a time such as 2025-06-01T00:00:00Z, now or -7d: " + s;
-    },
-    "TIME");
-
-void add_replay_options(CLI::App& replay, ReplayOptions& o) {
+void add_replay_options(CLI::App& replay, ReplayFlags& o) {
     replay.add_option("PATH", o.paths, "Log files (.gz too), directories, quoted glob patterns")->required();
     replay
         .add_option("--output", o.output,
@@ -138,26 +122,26 @@ void add_replay_options(CLI::App& replay, ReplayOptions& o) {
         ->capture_default_str();
     replay.add_option("-o,--output-file", o.output_file, "Write the output here instead of stdout");
     replay.add_option("--step", o.step, "openmetrics: one sample per series at every multiple of this")
-        ->check(kDuration)
+        ->type_name("DURATION")
         ->capture_default_str();
     replay
         .add_option("--max-gap", o.max_gap,
                     "openmetrics: sample for at most this long after an entry; a longer silence is skipped and "
                     "sampling resumes one step before the next entry")
-        ->check(kDuration)
+        ->type_name("DURATION")
         ->capture_default_str();
     replay
         .add_option("--label", o.labels,
                     "NAME=VALUE: a constant label on every replayed series, e.g. the job and instance of the live "
                     "scrape (repeatable)")
-        ->check(kConstantLabel);
+        ->type_name("NAME=VALUE");
     replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
-        ->check(kTimeArg);
+        ->type_name("TIME");
     replay
         .add_option("--to", o.to,
                     "Only entries at or before this time (RFC 3339, or relative: -1h). Entries later than the "
                     "replay's start are invalid (future) unless this is later")
-        ->check(kTimeArg);
+        ->type_name("TIME");
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay
         .add_option("--threads", o.threads,
@@ -174,10 +158,106 @@ bool is_subcommand_or_top_flag(std::string_view a) {
     return a == "serve" || a == "replay" || a == "help" || a == "--help" || a == "-h" || a == "--version" || a == "-V";
 }
 
+// The conversions of flag text into settings: each returns the problem,
+// naming the flag, or nothing.
+std::optional<std::string> to_duration(const char* flag, const std::string& text, bool positive, Duration& out) {
+    const auto ms = parse_duration_ms(text);
+    if (!ms) return fmt::format("{}: not a duration such as 500ms, 15s, 10m or 1h30m: {}", flag, text);
+    if (positive && *ms <= 0) return fmt::format("{} must be longer than 0", flag);
+    out = Duration(*ms);
+    return std::nullopt;
+}
+
+template <typename T, typename Parse>
+std::optional<std::string> to_choice(const char* flag, const std::string& text, Parse parse, T& out) {
+    const std::optional<T> v = parse(text);
+    if (!v) return fmt::format("{}: not one of the choices --help lists: {}", flag, text);
+    out = *v;
+    return std::nullopt;
+}
+
+std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
+    s.paths = f.paths;
+    s.recursive = f.recursive;
+    s.max_line_bytes = f.max_line_bytes;
+    s.max_series = f.max_series;
+    s.correlation.max_entries = f.correlation_max_entries;
+    Duration max_age;
+    if (auto e = to_duration("--correlation.max-age", f.correlation_max_age, false, max_age)) return e;
+    s.correlation.max_age_ms = max_age.count();
+    if (auto e = to_choice("--input.wrapper", f.wrapper, parse_wrapper_kind, s.wrapper)) return e;
+    if (auto e = to_choice("--log.level", f.log_level, parse_log_level, s.log_level)) return e;
+    if (auto e = to_choice("--log.format", f.log_format, parse_log_format, s.log_format)) return e;
+    std::string problem;
+    s.zone = TimeZone::locate(f.input_timezone, problem);
+    if (!s.zone) return fmt::format("invalid --input.timezone \"{}\": {}", f.input_timezone, problem);
+    return std::nullopt;
+}
+
+std::optional<ReplayOutput> parse_replay_output(std::string_view s) {
+    if (s == "openmetrics") return ReplayOutput::OpenMetrics;
+    if (s == "prometheus") return ReplayOutput::Prometheus;
+    if (s == "summary") return ReplayOutput::Summary;
+    if (s == "json") return ReplayOutput::Json;
+    return std::nullopt;
+}
+
+std::optional<bool> parse_start_at_end(std::string_view s) {
+    if (s == "end") return true;
+    if (s == "beginning") return false;
+    return std::nullopt;
+}
+
 }  // namespace
 
-ParsedCommand parse_command_line(int argc, char** argv) {
+std::optional<std::string> to_settings(const ServeFlags& f, ServeSettings& s) {
+    if (auto e = to_common(f, s)) return e;
+    try {
+        s.listen = parse_listen_address(f.listen_address);
+    } catch (const std::invalid_argument& e) {
+        return fmt::format("invalid --web.listen-address \"{}\": {}", f.listen_address, e.what());
+    }
+    s.telemetry_path = f.telemetry_path;
+    if (auto e = to_choice("--start-at", f.start_at, parse_start_at_end, s.start_at_end)) return e;
+    s.exit_on_eof = f.exit_on_eof;
+    s.state_file = f.state_file;
+    if (auto e = to_duration("--state.interval", f.state_interval, true, s.state_interval)) return e;
+    if (auto e = to_duration("--files.rescan-interval", f.rescan_interval, false, s.rescan_interval)) return e;
+    return std::nullopt;
+}
+
+std::optional<std::string> to_settings(const ReplayFlags& f, double now_ms, ReplaySettings& s) {
+    if (auto e = to_common(f, s)) return e;
+    if (auto e = to_choice("--output", f.output, parse_replay_output, s.output)) return e;
+    s.output_file = f.output_file;
+    if (auto e = to_duration("--step", f.step, true, s.step)) return e;
+    if (auto e = to_duration("--max-gap", f.max_gap, false, s.max_gap)) return e;
+    std::set<std::string> names;
+    for (const auto& l : f.labels) {
+        std::string name, value;
+        if (auto problem = parse_constant_label(l, name, value)) return "invalid --label: " + *problem;
+        if (!names.insert(name).second) return "--label " + name + " is given more than once";
+        s.labels.emplace_back(std::move(name), std::move(value));
+    }
+    auto to_time = [&](const char* flag, const std::string& text,
+                       std::optional<double>& out) -> std::optional<std::string> {
+        if (text.empty()) return std::nullopt;
+        out = parse_time_arg(text, now_ms);
+        if (!out) return fmt::format("{}: not a time such as 2025-06-01T00:00:00Z, now or -7d: {}", flag, text);
+        return std::nullopt;
+    };
+    if (auto e = to_time("--from", f.from, s.from_ms)) return e;
+    if (auto e = to_time("--to", f.to, s.to_ms)) return e;
+    if (s.from_ms && s.to_ms && *s.from_ms > *s.to_ms) return "--from is after --to";
+    s.quiet = f.quiet;
+    s.threads = f.threads;
+    return std::nullopt;
+}
+
+ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
     ParsedCommand result;
+    ServeFlags serve_flags;
+    ReplayFlags replay_flags;
     CLI::App app{"ailog_exporter: Prometheus metrics from the JSON logs of an AI service, without touching it.",
                  "ailog_exporter"};
     app.set_version_flag("--version,-V", std::string("ailog_exporter ") + kVersion + " (" + kRevision + ")");
@@ -185,16 +265,24 @@ ParsedCommand parse_command_line(int argc, char** argv) {
     app.footer("Without a subcommand, serve is assumed: ailog_exporter [serve] [OPTIONS] PATH...\n" +
                std::string(kServeExamples));
     CLI::App* serve = app.add_subcommand("serve", "Follow log files or stdin and serve their metrics over HTTP");
-    add_serve_options(*serve, result.serve);
+    add_serve_options(*serve, serve_flags);
     CLI::App* replay = app.add_subcommand(
         "replay", "Read historic logs once: backfill data for Prometheus, final values, or a summary");
-    add_replay_options(*replay, result.replay);
+    add_replay_options(*replay, replay_flags);
 
     // `ailog_exporter [options] PATH...` means serve.
     std::vector<std::string> args;
     for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 takes them reversed
     if (argc == 1 || !is_subcommand_or_top_flag(argv[1])) args.emplace_back("serve");
 
+    const char* command = argc > 1 && std::string_view(argv[1]) == "replay" ? "replay" : "serve";
+    auto usage_error = [&](std::string_view message) {
+        std::cerr << "ailog_exporter: error: " << message << "\nRun 'ailog_exporter " << command
+                  << " --help' for the options.\n";
+        result.kind = ParsedCommand::Kind::Exit;
+        result.exit_code = kUsageError;
+        return result;
+    };
     try {
         app.parse(args);
     } catch (const CLI::CallForHelp& e) {
@@ -207,22 +295,14 @@ ParsedCommand parse_command_line(int argc, char** argv) {
         result.exit_code = app.exit(e);
         return result;
     } catch (const CLI::ParseError& e) {
-        const char* command = argc > 1 && std::string_view(argv[1]) == "replay" ? "replay" : "serve";
-        std::cerr << "ailog_exporter: error: " << e.what() << "\nRun 'ailog_exporter " << command
-                  << " --help' for the options.\n";
-        result.exit_code = kUsageError;
-        return result;
+        return usage_error(e.what());
     }
-    result.kind = replay->parsed() ? ParsedCommand::Kind::Replay : ParsedCommand::Kind::Serve;
-    const char* zero = nullptr;
-    if (result.kind == ParsedCommand::Kind::Replay && parse_duration_ms(result.replay.step).value_or(0) <= 0)
-        zero = "--step";
-    if (result.kind == ParsedCommand::Kind::Serve && parse_duration_ms(result.serve.state_interval).value_or(0) <= 0)
-        zero = "--state.interval";
-    if (zero != nullptr) {
-        std::cerr << "ailog_exporter: error: " << zero << " must be longer than 0\n";
-        result.kind = ParsedCommand::Kind::Exit;
-        result.exit_code = kUsageError;
+    if (replay->parsed()) {
+        result.kind = ParsedCommand::Kind::Replay;
+        if (auto problem = to_settings(replay_flags, now_ms, result.replay)) return usage_error(*problem);
+    } else {
+        result.kind = ParsedCommand::Kind::Serve;
+        if (auto problem = to_settings(serve_flags, result.serve)) return usage_error(*problem);
     }
     return result;
 }

@@ -1,16 +1,19 @@
-// Command-line options of every subcommand, and their parsing (CLI11).
+// The command line: every subcommand's flags (CLI11), checked and turned
+// into typed settings once, here.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/settings.hpp"
+
 namespace ailog::cli {
 
 inline constexpr const char* kDefaultListenAddress = ":7467";
 
-// Options serve and replay share: how lines are read and decoded.
-struct CommonOptions {
+// The flags as written, with their defaults as text (shown by --help).
+struct CommonFlags {
     std::vector<std::string> paths;
     std::string wrapper = "auto";
     size_t max_line_bytes = 1 << 20;
@@ -23,7 +26,7 @@ struct CommonOptions {
     std::string log_format = "logfmt";
 };
 
-struct ServeOptions : CommonOptions {
+struct ServeFlags : CommonFlags {
     std::string listen_address = kDefaultListenAddress;
     std::string telemetry_path = "/metrics";
     std::string start_at = "end";
@@ -33,7 +36,7 @@ struct ServeOptions : CommonOptions {
     std::string rescan_interval = "5s";
 };
 
-struct ReplayOptions : CommonOptions {
+struct ReplayFlags : CommonFlags {
     std::string output = "summary";  // openmetrics, prometheus, summary, json
     std::string output_file;         // empty: stdout
     std::string step = "15s";
@@ -49,13 +52,19 @@ struct ReplayOptions : CommonOptions {
 struct ParsedCommand {
     enum class Kind { Exit, Serve, Replay } kind = Kind::Exit;
     int exit_code = 0;
-    ServeOptions serve;
-    ReplayOptions replay;
+    ServeSettings serve;
+    ReplaySettings replay;
 };
 
 // Parses argv; on --help/--version or an error, prints and returns Exit with
-// the exit code (0, or 2 for a usage error).
-ParsedCommand parse_command_line(int argc, char** argv);
+// the exit code (0, or 2 for a usage error). Relative times (--from -7d)
+// are taken from `now_ms`.
+ParsedCommand parse_command_line(int argc, char** argv, double now_ms);
+
+// The settings the flags say, or the problem with the first flag that is
+// not what it should be ("--step: ...").
+std::optional<std::string> to_settings(const ServeFlags& flags, ServeSettings& settings);
+std::optional<std::string> to_settings(const ReplayFlags& flags, double now_ms, ReplaySettings& settings);
 
 // Logs a start-up error and returns the exit code for it (2).
 int startup_error(const std::string& message);

@@ -2,6 +2,8 @@
 // exposition, or summary.
 #include "cli/replay_command.hpp"
 
+#include "cli/options.hpp"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,14 +11,11 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "common/duration.hpp"
-#include "decode/timezone.hpp"
 #include "common/log.hpp"
 #include "replay/replay.hpp"
 #include "sink/openmetrics_writer.hpp"
@@ -53,13 +52,10 @@ private:
 };
 
 // --label NAME=VALUE on every series; a name the series already have is an error.
-std::optional<std::string> add_constant_labels(MetricStore& store, const std::vector<std::string>& labels) {
+std::optional<std::string> add_constant_labels(MetricStore& store,
+                                               const std::vector<std::pair<std::string, std::string>>& labels) {
     std::string rendered;
-    std::set<std::string> names;
-    for (const auto& l : labels) {
-        std::string name, value;
-        if (auto problem = parse_constant_label(l, name, value)) return "invalid --label: " + *problem;
-        if (!names.insert(name).second) return "--label " + name + " is given more than once";
+    for (const auto& [name, value] : labels) {
         if (name == "le") return "--label le: histogram buckets have a label of that name";
         for (const auto& f : store.families())
             for (const auto& n : f->label_names)
@@ -75,27 +71,20 @@ std::optional<std::string> add_constant_labels(MetricStore& store, const std::ve
 
 }  // namespace
 
-int run_replay(const ReplayOptions& o) {
-    setup_logging(o.log_level, *parse_log_format(o.log_format));
+int run_replay(const ReplaySettings& o) {
+    setup_logging(o.log_level, o.log_format);
     const Mapping mapping = executeparse_mapping();
     if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
 
-    std::string zone_problem;
-    auto zone = TimeZone::locate(o.input_timezone, zone_problem);
-    if (!zone) return startup_error(fmt::format("invalid --input.timezone \"{}\": {}", o.input_timezone, zone_problem));
-
     SystemClock clock;
-    ailog::ReplayOptions ropts;
-    ropts.decode.zone = zone;
-    ropts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
+    ReplayOptions ropts;
+    ropts.decode.zone = o.zone;
+    ropts.decode.wrapper = o.wrapper;
     ropts.decode.max_line_bytes = o.max_line_bytes;
     ropts.threads = o.threads;
-    ropts.correlation.max_entries = o.correlation_max_entries;
-    ropts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
-    const double now = clock.now_ms();
-    if (!o.from.empty()) ropts.from_ms = parse_time_arg(o.from, now);
-    if (!o.to.empty()) ropts.to_ms = parse_time_arg(o.to, now);
-    if (ropts.from_ms && ropts.to_ms && *ropts.from_ms > *ropts.to_ms) return startup_error("--from is after --to");
+    ropts.correlation = o.correlation;
+    ropts.from_ms = o.from_ms;
+    ropts.to_ms = o.to_ms;
 
     std::vector<RotatedSet> sets;
     try {
@@ -118,29 +107,28 @@ int run_replay(const ReplayOptions& o) {
     if (auto problem = add_constant_labels(store, o.labels)) return startup_error(*problem);
     std::unique_ptr<OpenMetricsWriter> sampler;
     try {
-        if (o.output == "openmetrics") {
+        if (o.output == ReplayOutput::OpenMetrics) {
             Deriver& deriver = replay.pipeline().deriver();
             // Starts whose end never comes leave the in-flight gauge at the
             // instant the live exporter would have forgotten them.
-            sampler = std::make_unique<OpenMetricsWriter>(store, deriver.families(), *parse_duration_ms(o.step),
-                                                          *parse_duration_ms(o.max_gap),
+            sampler = std::make_unique<OpenMetricsWriter>(store, deriver.families(), o.step.count(), o.max_gap.count(),
                                                           [&deriver](double t) { deriver.expire_read(t); });
         }
         ProgressBar bar(!o.quiet && isatty(STDERR_FILENO));
         const ReplayResult r =
             replay.run(sampler.get(), [&](uint64_t done, uint64_t total) { bar.update(done, total); });
 
-        if (o.output == "openmetrics") {
+        if (o.output == ReplayOutput::OpenMetrics) {
             sampler->write(out);
-        } else if (o.output == "prometheus") {
+        } else if (o.output == ReplayOutput::Prometheus) {
             std::string text;
             store.render(text, "process_");  // they would describe this replay, not the service
             std::fwrite(text.data(), 1, text.size(), out);
         } else {
             const Summary s =
                 summarize(store, mapping.summary, replay.pipeline().stats(), r.first_ms, r.last_ms, r.entries);
-            const std::string text =
-                o.output == "json" ? format_summary_json(s, mapping.summary) : format_summary_table(s, mapping.summary);
+            const std::string text = o.output == ReplayOutput::Json ? format_summary_json(s, mapping.summary)
+                                                                    : format_summary_table(s, mapping.summary);
             std::fwrite(text.data(), 1, text.size(), out);
         }
     } catch (const std::exception& e) {

@@ -2,11 +2,11 @@
 // final values or a summary.
 #pragma once
 
-#include "cli/options.hpp"
+#include "cli/settings.hpp"
 
 namespace ailog::cli {
 
 // Returns the process exit code.
-int run_replay(const ReplayOptions& options);
+int run_replay(const ReplaySettings& settings);
 
 }  // namespace ailog::cli

@@ -2,6 +2,8 @@
 // thread waits for signals.
 #include "cli/serve_command.hpp"
 
+#include "cli/options.hpp"
+
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -16,8 +18,6 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "common/duration.hpp"
-#include "decode/timezone.hpp"
 #include "common/log.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sink/http_server.hpp"
@@ -56,29 +56,19 @@ std::optional<State> load_state(const std::string& path) {
 
 }  // namespace
 
-int run_serve(const ServeOptions& o) {
-    setup_logging(o.log_level, *parse_log_format(o.log_format));
-    try {
-        civetweb_listen_spec(o.listen_address);
-    } catch (const std::invalid_argument& e) {
-        return startup_error(fmt::format("invalid --web.listen-address \"{}\": {}", o.listen_address, e.what()));
-    }
-
+int run_serve(const ServeSettings& o) {
+    setup_logging(o.log_level, o.log_format);
     const Mapping mapping = executeparse_mapping();
     if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
-    std::string zone_problem;
-    auto zone = TimeZone::locate(o.input_timezone, zone_problem);
-    if (!zone) return startup_error(fmt::format("invalid --input.timezone \"{}\": {}", o.input_timezone, zone_problem));
     raise_fd_limit();
 
     MetricStore store(o.max_series);
     SystemClock clock;
     PipelineOptions popts;
-    popts.decode.wrapper = *parse_wrapper_kind(o.wrapper);
+    popts.decode.wrapper = o.wrapper;
     popts.decode.max_line_bytes = o.max_line_bytes;
-    popts.decode.zone = zone;
-    popts.correlation.max_entries = o.correlation_max_entries;
-    popts.correlation.max_age_ms = *parse_duration_ms(o.correlation_max_age);
+    popts.decode.zone = o.zone;
+    popts.correlation = o.correlation;
     Pipeline pipeline(mapping, store, clock, popts);
 
     const bool stateful = !o.state_file.empty();
@@ -107,11 +97,11 @@ int run_serve(const ServeOptions& o) {
     }
 
     TailOptions topts;
-    topts.start_at_end = o.start_at == "end";
+    topts.start_at_end = o.start_at_end;
     topts.exit_on_eof = o.exit_on_eof;
     topts.recursive = o.recursive;
     topts.max_line_bytes = o.max_line_bytes;
-    topts.rescan_interval_ms = *parse_duration_ms(o.rescan_interval);
+    topts.rescan_interval_ms = o.rescan_interval.count();
     Tailer tailer(topts, pipeline);
     bool use_stdin = false;
     try {
@@ -127,14 +117,13 @@ int run_serve(const ServeOptions& o) {
         return startup_error(e.what());
     }
     if (use_stdin) tailer.add_stdin();
-    tailer.start(state ? &state->files : nullptr, [&pipeline](int source, const FileState& f) {
-        pipeline.decoder().restore_source(source, f);
-    });
+    tailer.start(state ? &state->files : nullptr,
+                 [&pipeline](int source, const FileState& f) { pipeline.decoder().restore_source(source, f); });
     pipeline.set_files_watched(tailer.stats().files);
     pipeline.publish();
 
     std::optional<Checkpointer> checkpointer;
-    if (stateful) checkpointer.emplace(o.state_file, *parse_duration_ms(o.state_interval), pipeline, store, tailer);
+    if (stateful) checkpointer.emplace(o.state_file, o.state_interval.count(), pipeline, store, tailer);
 
     std::atomic<bool> reading{false};
     // With a state file, counters restart at their last committed values,
@@ -143,7 +132,7 @@ int run_serve(const ServeOptions& o) {
     auto ready = [&] { return reading.load() && (!stateful || tailer.caught_up()); };
     std::unique_ptr<HttpServer> http;
     try {
-        HttpOptions hopts{o.listen_address, o.telemetry_path, 4, stateful};
+        HttpOptions hopts{o.listen, o.telemetry_path, 4, stateful};
         http = std::make_unique<HttpServer>(
             hopts, store, [&pipeline] { pipeline.self_metrics().refresh_process(); }, ready);
     } catch (const std::exception& e) {

@@ -1,11 +1,11 @@
-// The serve subcommand: build the pipeline from options and run it.
+// The serve subcommand: build the pipeline from its settings and run it.
 #pragma once
 
-#include "cli/options.hpp"
+#include "cli/settings.hpp"
 
 namespace ailog::cli {
 
 // Returns the process exit code.
-int run_serve(const ServeOptions& options);
+int run_serve(const ServeSettings& settings);
 
 }  // namespace ailog::cli

@@ -96,21 +96,20 @@ std::optional<LogFormat> parse_log_format(std::string_view s) {
     return std::nullopt;
 }
 
-bool valid_log_level(std::string_view s) {
-    return s == "debug" || s == "info" || s == "warn" || s == "error";
+std::optional<LogLevel> parse_log_level(std::string_view s) {
+    if (s == "debug") return LogLevel::Debug;
+    if (s == "info") return LogLevel::Info;
+    if (s == "warn") return LogLevel::Warn;
+    if (s == "error") return LogLevel::Error;
+    return std::nullopt;
 }
 
-void setup_logging(std::string_view level, LogFormat format) {
+void setup_logging(LogLevel level, LogFormat format) {
     auto logger = spdlog::stderr_logger_mt("ailog_exporter");
     logger->set_formatter(std::make_unique<LineFormatter>(format));
-    spdlog::level::level_enum l = spdlog::level::info;
-    if (level == "debug")
-        l = spdlog::level::debug;
-    else if (level == "warn")
-        l = spdlog::level::warn;
-    else if (level == "error")
-        l = spdlog::level::err;
-    logger->set_level(l);
+    constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+                                                     spdlog::level::err};
+    logger->set_level(kLevels[static_cast<size_t>(level)]);
     logger->flush_on(spdlog::level::debug);
     spdlog::set_default_logger(logger);
 }

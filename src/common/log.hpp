@@ -9,11 +9,13 @@
 namespace ailog {
 
 enum class LogFormat { Logfmt, Json };
+enum class LogLevel { Debug, Info, Warn, Error };
 
+// logfmt, json
 std::optional<LogFormat> parse_log_format(std::string_view s);
 // debug, info, warn, error
-bool valid_log_level(std::string_view s);
+std::optional<LogLevel> parse_log_level(std::string_view s);
 
-void setup_logging(std::string_view level, LogFormat format);
+void setup_logging(LogLevel level, LogFormat format);
 
 }  // namespace ailog

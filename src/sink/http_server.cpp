@@ -66,7 +66,11 @@ bool accepts_gzip(std::string_view accept_encoding) {
     return gzip ? *gzip : any.value_or(false);
 }
 
-std::string civetweb_listen_spec(const std::string& address) {
+std::string ListenAddress::text() const {
+    return fmt::format("{}:{}", host, port);
+}
+
+ListenAddress parse_listen_address(const std::string& address) {
     const size_t colon = address.rfind(':');
     if (colon == std::string::npos)
         throw std::invalid_argument(fmt::format("\"{}\" is not host:port (e.g. :7467 or 127.0.0.1:7467)", address));
@@ -76,25 +80,25 @@ std::string civetweb_listen_spec(const std::string& address) {
     if (!port_text.empty() && port_text.size() <= 5 && port_text.find_first_not_of("0123456789") == std::string::npos)
         port = std::stoi(port_text);
     if (port < 0 || port > 65535) throw std::invalid_argument(fmt::format("\"{}\" is not a port number", port_text));
-    if (host.empty() || host == "0.0.0.0") return fmt::format("0.0.0.0:{}", port);
-    if (host == "localhost") return fmt::format("127.0.0.1:{}", port);
+    if (host.empty() || host == "0.0.0.0") return {"0.0.0.0", port};
+    if (host == "localhost") return {"127.0.0.1", port};
     unsigned char buf[16];
     if (host.front() == '[' && host.back() == ']') {
         if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1)
             throw std::invalid_argument(fmt::format("\"{}\" is not an IPv6 address", host));
         if (mg_check_feature(8) == 0)  // 8: IPv6
             throw std::invalid_argument("IPv6 addresses are not supported: this civetweb is built without IPv6");
-        return fmt::format("{}:{}", host, port);
+        return {host, port};
     }
     if (inet_pton(AF_INET, host.c_str(), buf) != 1)
         throw std::invalid_argument(fmt::format("\"{}\" is not an IP address (or localhost)", host));
-    return fmt::format("{}:{}", host, port);
+    return {host, port};
 }
 
 HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::function<void()> before_scrape,
                        std::function<bool()> ready)
     : options_(std::move(options)), store_(store), before_scrape_(std::move(before_scrape)), ready_(std::move(ready)) {
-    const std::string ports = civetweb_listen_spec(options_.listen_address);
+    const std::string ports = options_.listen.text();
     const std::string threads = std::to_string(options_.threads);
     const char* config[] = {"listening_ports",    ports.c_str(), "num_threads", threads.c_str(),
                             "request_timeout_ms", "10000",       nullptr};
@@ -113,12 +117,11 @@ HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::funct
     mg_error_data error{&error_code, error_text, sizeof error_text};
     ctx_ = mg_start2(&init, &error);
     if (ctx_ == nullptr)
-        throw std::runtime_error(fmt::format("cannot listen on {}: {}", options_.listen_address,
-                                             error_text[0] != '\0' ? error_text : "unknown error"));
+        throw std::runtime_error(
+            fmt::format("cannot listen on {}: {}", ports, error_text[0] != '\0' ? error_text : "unknown error"));
     mg_server_port sp{};
     if (mg_get_server_ports(ctx_, 1, &sp) >= 1) port_ = sp.port;
-    const size_t colon = ports.rfind(':');
-    address_ = fmt::format("{}:{}", ports.substr(0, colon), port_);
+    address_ = fmt::format("{}:{}", options_.listen.host, port_);
 }
 
 HttpServer::~HttpServer() {

@@ -18,8 +18,20 @@ struct mg_connection;
 
 namespace ailog {
 
+// Where to listen: an IPv4 address, or an IPv6 one in brackets, and a port
+// (0: any free one).
+struct ListenAddress {
+    std::string host = "0.0.0.0";
+    int port = 7467;
+    std::string text() const;  // host:port
+};
+
+// "host:port", ":port" (every interface), "localhost:port", "[v6]:port";
+// throws std::invalid_argument describing what is wrong.
+ListenAddress parse_listen_address(const std::string& address);
+
 struct HttpOptions {
-    std::string listen_address = ":7467";
+    ListenAddress listen;
     std::string telemetry_path = "/metrics";
     int threads = 4;
     // Answer the telemetry path with 503 until ready() (state being restored).
@@ -29,10 +41,6 @@ struct HttpOptions {
 // Whether an Accept-Encoding header value admits gzip (a quality of 0
 // refuses it).
 bool accepts_gzip(std::string_view accept_encoding);
-
-// "host:port", ":port", "[v6]:port" -> civetweb's listening_ports syntax;
-// throws std::invalid_argument describing what is wrong.
-std::string civetweb_listen_spec(const std::string& address);
 
 class HttpServer {
 public:
