@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/choice.hpp"
 #include "common/duration.hpp"
 #include "decode/timestamp.hpp"
 #include "version.hpp"
@@ -195,17 +196,16 @@ std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
 }
 
 std::optional<ReplayOutput> parse_replay_output(std::string_view s) {
-    if (s == "openmetrics") return ReplayOutput::OpenMetrics;
-    if (s == "prometheus") return ReplayOutput::Prometheus;
-    if (s == "summary") return ReplayOutput::Summary;
-    if (s == "json") return ReplayOutput::Json;
-    return std::nullopt;
+    static constexpr Choice<ReplayOutput> kNames[] = {{"openmetrics", ReplayOutput::OpenMetrics},
+                                                      {"prometheus", ReplayOutput::Prometheus},
+                                                      {"summary", ReplayOutput::Summary},
+                                                      {"json", ReplayOutput::Json}};
+    return parse_choice(s, kNames);
 }
 
 std::optional<bool> parse_start_at_end(std::string_view s) {
-    if (s == "end") return true;
-    if (s == "beginning") return false;
-    return std::nullopt;
+    static constexpr Choice<bool> kNames[] = {{"end", true}, {"beginning", false}};
+    return parse_choice(s, kNames);
 }
 
 }  // namespace
@@ -310,6 +310,16 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
 int startup_error(const std::string& message) {
     spdlog::error("{}", message);
     return kUsageError;
+}
+
+std::optional<Mapping> begin_command(const CommonSettings& settings) {
+    setup_logging(settings.log_level, settings.log_format);
+    Mapping mapping = executeparse_mapping();
+    if (auto problem = mapping.validate()) {
+        startup_error(fmt::format("invalid mapping: {}", *problem));
+        return std::nullopt;
+    }
+    return mapping;
 }
 
 std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ailog/mapping.hpp"
 #include "cli/settings.hpp"
 
 namespace ailog::cli {
@@ -68,6 +69,10 @@ std::optional<std::string> to_settings(const ReplayFlags& flags, double now_ms, 
 
 // Logs a start-up error and returns the exit code for it (2).
 int startup_error(const std::string& message);
+
+// What every command does first: logging as the settings say, then the
+// mapping it runs with; nothing (the problem logged) if that is unusable.
+std::optional<Mapping> begin_command(const CommonSettings& settings);
 
 // "NAME=VALUE" with a valid Prometheus label name; the problem otherwise.
 std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value);

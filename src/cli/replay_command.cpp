@@ -72,9 +72,9 @@ std::optional<std::string> add_constant_labels(MetricStore& store,
 }  // namespace
 
 int run_replay(const ReplaySettings& o) {
-    setup_logging(o.log_level, o.log_format);
-    const Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
+    const std::optional<Mapping> loaded = begin_command(o);
+    if (!loaded) return 2;  // a usage error, logged
+    const Mapping& mapping = *loaded;
 
     SystemClock clock;
     ReplayOptions ropts;

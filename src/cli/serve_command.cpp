@@ -57,9 +57,9 @@ std::optional<State> load_state(const std::string& path) {
 }  // namespace
 
 int run_serve(const ServeSettings& o) {
-    setup_logging(o.log_level, o.log_format);
-    const Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) return startup_error(fmt::format("invalid mapping: {}", *problem));
+    const std::optional<Mapping> loaded = begin_command(o);
+    if (!loaded) return 2;  // a usage error, logged
+    const Mapping& mapping = *loaded;
     raise_fd_limit();
 
     MetricStore store(o.max_series);

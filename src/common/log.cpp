@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "common/choice.hpp"
+
 namespace ailog {
 namespace {
 
@@ -91,17 +93,14 @@ private:
 }  // namespace
 
 std::optional<LogFormat> parse_log_format(std::string_view s) {
-    if (s == "logfmt") return LogFormat::Logfmt;
-    if (s == "json") return LogFormat::Json;
-    return std::nullopt;
+    static constexpr Choice<LogFormat> kNames[] = {{"logfmt", LogFormat::Logfmt}, {"json", LogFormat::Json}};
+    return parse_choice(s, kNames);
 }
 
 std::optional<LogLevel> parse_log_level(std::string_view s) {
-    if (s == "debug") return LogLevel::Debug;
-    if (s == "info") return LogLevel::Info;
-    if (s == "warn") return LogLevel::Warn;
-    if (s == "error") return LogLevel::Error;
-    return std::nullopt;
+    static constexpr Choice<LogLevel> kNames[] = {
+        {"debug", LogLevel::Debug}, {"info", LogLevel::Info}, {"warn", LogLevel::Warn}, {"error", LogLevel::Error}};
+    return parse_choice(s, kNames);
 }
 
 void setup_logging(LogLevel level, LogFormat format) {

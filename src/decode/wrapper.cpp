@@ -8,31 +8,27 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/choice.hpp"
 #include "decode/json_unescape.hpp"
 #include "source/line_framer.hpp"
 
 namespace ailog {
 
+namespace {
+
+constexpr Choice<WrapperKind> kWrapperNames[] = {{"auto", WrapperKind::Auto},
+                                                 {"none", WrapperKind::None},
+                                                 {"docker", WrapperKind::Docker},
+                                                 {"cri", WrapperKind::Cri}};
+
+}  // namespace
+
 std::optional<WrapperKind> parse_wrapper_kind(std::string_view s) {
-    if (s == "auto") return WrapperKind::Auto;
-    if (s == "none") return WrapperKind::None;
-    if (s == "docker") return WrapperKind::Docker;
-    if (s == "cri") return WrapperKind::Cri;
-    return std::nullopt;
+    return parse_choice(s, kWrapperNames);
 }
 
 std::string_view to_string(WrapperKind k) {
-    switch (k) {
-        case WrapperKind::Auto:
-            return "auto";
-        case WrapperKind::None:
-            return "none";
-        case WrapperKind::Docker:
-            return "docker";
-        case WrapperKind::Cri:
-            return "cri";
-    }
-    return "none";
+    return choice_name(k, kWrapperNames);
 }
 
 WrapperKind sniff_wrapper(std::string_view line) {
@@ -62,8 +58,8 @@ bool skip_literal(const char*& p, const char* end, std::string_view lit) {
 
 }  // namespace
 
-bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::string_view& log,
-                         std::string_view& stream, std::string_view& time) {
+bool parse_docker_record(std::string_view line, std::vector<char>& buf, std::string_view& log, std::string_view& stream,
+                         std::string_view& time) {
     const char* p = line.data();
     const char* end = p + line.size();
     if (!skip_literal(p, end, "{\"log\":\"")) return false;

@@ -1,0 +1,29 @@
+// Choices written as words: a table of names and values, looked up both ways.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace ailog {
+
+template <typename T>
+struct Choice {
+    std::string_view name;
+    T value;
+};
+
+template <typename T, size_t N>
+std::optional<T> parse_choice(std::string_view s, const Choice<T> (&choices)[N]) {
+    for (const auto& c : choices)
+        if (c.name == s) return c.value;
+    return std::nullopt;
+}
+
+template <typename T, size_t N>
+std::string_view choice_name(T value, const Choice<T> (&choices)[N]) {
+    for (const auto& c : choices)
+        if (c.value == value) return c.name;
+    return {};
+}
+
+}  // namespace ailog
