@@ -117,8 +117,10 @@ int run_serve(const ServeSettings& o) {
         return startup_error(e.what());
     }
     if (use_stdin) tailer.add_stdin();
-    tailer.start(state ? &state->files : nullptr,
-                 [&pipeline](int source, const FileState& f) { pipeline.decoder().restore_source(source, f); });
+    std::vector<FileIdentity> saved_files;
+    if (state) saved_files.assign(state->files.begin(), state->files.end());
+    tailer.start(state ? &saved_files : nullptr,
+                 [&](int source, size_t i) { pipeline.decoder().restore_source(source, state->files[i]); });
     pipeline.set_files_watched(tailer.stats().files);
     pipeline.publish();
 

@@ -15,13 +15,22 @@
 #include "ailog/clock.hpp"
 #include "ailog/event.hpp"
 #include "ailog/mapping.hpp"
+#include "ailog/pipeline_stats.hpp"
 #include "ailog/skip_reason.hpp"
 #include "decode/json_decoder.hpp"
 #include "decode/wrapper.hpp"
-#include "sink/self_metrics.hpp"
-#include "state/state.hpp"
 
 namespace ailog {
+
+// What a file's decoder carries from one line to the next (saved in the
+// state file with the file's position).
+struct SourceState {
+    std::string wrapper;         // detected wrapper ("" while undetected)
+    std::string partial_stdout;  // raw bytes of a split record being joined
+    std::string partial_stderr;
+    bool overlong_stdout = false;  // the record being joined is over the line limit
+    bool overlong_stderr = false;
+};
 
 struct DecodeOptions {
     WrapperKind wrapper = WrapperKind::Auto;

@@ -10,14 +10,11 @@
 #include <optional>
 #include <string_view>
 
+#include "ailog/time_error.hpp"
+
 namespace ailog {
 
 class LocalTimeConverter;
-
-// Why a timestamp was not usable (the order is that of the self-metric's
-// reason label, see kTimeErrorNames).
-enum class TimeError : uint8_t { None, Malformed, OutOfRange, Future, kCount };
-inline constexpr const char* kTimeErrorNames[] = {"", "malformed", "out_of_range", "future"};
 
 inline constexpr double kMaxTimestampMs = 253402300800000.0;  // 10000-01-01T00:00:00Z, excluded
 

@@ -14,9 +14,9 @@
 #include "ailog/clock.hpp"
 #include "ailog/event.hpp"
 #include "ailog/mapping.hpp"
+#include "ailog/pipeline_stats.hpp"
 #include "decode/line_decoder.hpp"
 #include "decode/timestamp.hpp"
-#include "sink/self_metrics.hpp"
 #include "source/rotated_sets.hpp"
 
 namespace ailog {

@@ -8,34 +8,12 @@
 
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
+#include "ailog/pipeline_stats.hpp"
 #include "ailog/skip_reason.hpp"
-#include "decode/timestamp.hpp"
+#include "ailog/time_error.hpp"
 #include "derive/deriver.hpp"
 
 namespace ailog {
-
-// Counts kept by the pipeline thread in plain integers and published to the
-// store in batches.
-struct PipelineStats {
-    uint64_t lines = 0;
-    uint64_t bytes = 0;
-    uint64_t read_errors = 0;
-    uint64_t entries_without_time = 0;
-    // Entries whose own timestamp was unusable, by TimeError (index 0, None, unused).
-    std::array<uint64_t, static_cast<size_t>(TimeError::kCount)> invalid_timestamps{};
-    uint64_t entries_outside_window = 0;  // replay --from/--to
-    std::array<uint64_t, static_cast<size_t>(SkipReason::kCount)> skipped{};
-    double last_entry_ms = 0;  // log time of the last entry
-    double last_read_ms = 0;   // wall time of the last line
-    size_t files_watched = 0;
-    uint64_t pending_bytes = 0;
-    // Set by the tailer and the state writer.
-    uint64_t rotations = 0;
-    uint64_t truncations = 0;
-    uint64_t state_writes = 0;
-    uint64_t state_write_failures = 0;
-    double last_state_write_ms = 0;  // wall time of the last committed state
-};
 
 class SelfMetrics {
 public:

@@ -9,7 +9,7 @@
 
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
-#include "sink/self_metrics.hpp"
+#include "ailog/pipeline_stats.hpp"
 
 namespace ailog {
 

@@ -86,11 +86,11 @@ Fingerprint fingerprint_of(const FileIdentity& saved) {
     return {saved.fingerprint_len, saved.fingerprint, saved.deep_len, saved.deep_fingerprint};
 }
 
-std::optional<size_t> find_saved(const std::vector<FileState>& saved, std::vector<bool>& used, uint64_t dev,
+std::optional<size_t> find_saved(const std::vector<FileIdentity>& saved, std::vector<bool>& used, uint64_t dev,
                                  uint64_t ino, const std::function<bool(const Fingerprint&)>& matches) {
     for (int pass = 0; pass < 2; ++pass) {
         for (size_t i = 0; i < saved.size(); ++i) {
-            const FileState& s = saved[i];
+            const FileIdentity& s = saved[i];
             if (used[i]) continue;
             if (pass == 0 && (s.dev != dev || s.ino != ino)) continue;
             if (pass == 1 && s.fingerprint_len < kFingerprintBytes) continue;

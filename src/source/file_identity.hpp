@@ -17,10 +17,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
-
-#include "state/state.hpp"
 
 namespace ailog {
 
@@ -47,6 +46,20 @@ void extend_fingerprint(int fd, off_t size, Fingerprint& fp);
 // The file no longer starts with the bytes of `fp` (or is shorter than them).
 bool fingerprint_changed(int fd, const Fingerprint& fp);
 
+// A followed file, and how far it has been read: what the state file keeps
+// of it to find it again after a restart.
+struct FileIdentity {
+    std::string path;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    uint32_t fingerprint_len = 0;  // of the first bytes (up to 256)
+    uint64_t fingerprint = 0;
+    uint32_t deep_len = 0;  // fingerprint of up to the first 64 KiB
+    uint64_t deep_fingerprint = 0;
+    uint64_t offset = 0;    // bytes fully consumed (complete lines)
+    bool mid_line = false;  // offset is inside a line already counted (over-long)
+};
+
 // Where reading starts, or resumes.
 struct StartPoint {
     uint64_t offset = 0;
@@ -62,7 +75,7 @@ StartPoint start_at_end(off_t size, char last);
 // exporter was down; only with a complete fingerprint). `matches` tells
 // whether the file's content matches a saved fingerprint. An entry is used
 // at most once (`used`).
-std::optional<size_t> find_saved(const std::vector<FileState>& saved, std::vector<bool>& used, uint64_t dev,
+std::optional<size_t> find_saved(const std::vector<FileIdentity>& saved, std::vector<bool>& used, uint64_t dev,
                                  uint64_t ino, const std::function<bool(const Fingerprint&)>& matches);
 Fingerprint fingerprint_of(const FileIdentity& saved);
 

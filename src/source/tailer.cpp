@@ -112,13 +112,13 @@ bool Tailer::fingerprint_changed(File& f) {
     return ailog::fingerprint_changed(f.fd, f.fp);
 }
 
-void Tailer::start(const std::vector<FileState>* saved, const RestoreFn& on_restored) {
+void Tailer::start(const std::vector<FileIdentity>* saved, const RestoreFn& on_restored) {
     rescan(true, saved, &on_restored);
     next_rescan_ms_ = now_ms() + options_.rescan_interval_ms;
     update_caught_up();
 }
 
-void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const RestoreFn* on_restored) {
+void Tailer::rescan(bool initial, const std::vector<FileIdentity>* saved, const RestoreFn* on_restored) {
     const double now = now_ms();
     const auto candidates = discover(specs_, options_.recursive);
     std::map<std::pair<uint64_t, uint64_t>, File*> by_inode;
@@ -171,17 +171,16 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
         struct stat st {};
         fstat(f->fd, &st);
         StartPoint at;
-        const FileState* restored = nullptr;
+        std::optional<size_t> restored;
 
         if (initial && saved != nullptr) {
             const auto i = find_saved(*saved, saved_used, f->dev, f->ino,
                                       [&](const Fingerprint& fp) { return content_matches(f->fd, st.st_size, fp); });
-            if (i) restored = &(*saved)[*i];
-            if (restored != nullptr && restored->offset <= static_cast<uint64_t>(st.st_size)) {
-                at = {restored->offset, restored->mid_line};
-            } else if (restored != nullptr) {
+            if (i && (*saved)[*i].offset <= static_cast<uint64_t>(st.st_size)) {
+                restored = i;
+                at = {(*saved)[*i].offset, (*saved)[*i].mid_line};
+            } else if (i) {
                 spdlog::warn("file {} is shorter than its saved offset; reading it from the start", c.path);
-                restored = nullptr;
             }
         } else if (initial && options_.start_at_end && st.st_size > 0) {
             char last = '\n';
@@ -200,7 +199,7 @@ void Tailer::rescan(bool initial, const std::vector<FileState>* saved, const Res
             spdlog::debug("new file={} offset={} size={} fingerprint_len={}", c.path, at.offset, st.st_size, f->fp.len);
         }
         f->reader.set_id(source);
-        if (restored != nullptr && on_restored != nullptr && *on_restored) (*on_restored)(source, *restored);
+        if (restored && on_restored != nullptr && *on_restored) (*on_restored)(source, *restored);
         lseek(f->fd, static_cast<off_t>(at.offset), SEEK_SET);
         f->reader.set_offset(static_cast<off_t>(at.offset));
         if (at.mid_line) f->reader.start_mid_line();

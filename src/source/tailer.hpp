@@ -34,7 +34,6 @@
 #include "source/fd_reader.hpp"
 #include "source/file_identity.hpp"
 #include "source/watches.hpp"
-#include "state/state.hpp"
 
 namespace ailog {
 
@@ -72,10 +71,10 @@ public:
 
     // First discovery and opening. With `saved` (from the state file), a file
     // found there continues from its offset (on_restored is called with its
-    // new source id and the saved entry), any other file is new since the
-    // last run and is read from 0. Without it, --start-at decides.
-    using RestoreFn = std::function<void(int source, const FileState& saved)>;
-    void start(const std::vector<FileState>* saved, const RestoreFn& on_restored);
+    // new source id and the index of the saved entry), any other file is new
+    // since the last run and is read from 0. Without it, --start-at decides.
+    using RestoreFn = std::function<void(int source, size_t saved_index)>;
+    void start(const std::vector<FileIdentity>* saved, const RestoreFn& on_restored);
 
     // Reads until stop() (or, with exit_on_eof, until every input is at its
     // end). `on_round` runs on this thread after every round of reading.
@@ -92,7 +91,7 @@ public:
 private:
     struct File;
 
-    void rescan(bool initial, const std::vector<FileState>* saved, const RestoreFn* on_restored);
+    void rescan(bool initial, const std::vector<FileIdentity>* saved, const RestoreFn* on_restored);
     File* open_file(const Candidate& c);
     bool service(File& f);
     struct CopyMatch {

@@ -11,32 +11,15 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/line_decoder.hpp"
+#include "source/file_identity.hpp"
+
 namespace ailog {
 
 inline constexpr int kStateVersion = 1;
 
-// A followed file, and how far it has been read.
-struct FileIdentity {
-    std::string path;
-    uint64_t dev = 0;
-    uint64_t ino = 0;
-    uint32_t fingerprint_len = 0;  // of the first bytes (up to 256)
-    uint64_t fingerprint = 0;
-    uint32_t deep_len = 0;  // fingerprint of up to the first 64 KiB
-    uint64_t deep_fingerprint = 0;
-    uint64_t offset = 0;    // bytes fully consumed (complete lines)
-    bool mid_line = false;  // offset is inside a line already counted (over-long)
-};
-
-// What a file's decoder carries from one line to the next.
-struct SourceState {
-    std::string wrapper;         // detected wrapper ("" while undetected)
-    std::string partial_stdout;  // raw bytes of a split record being joined
-    std::string partial_stderr;
-    bool overlong_stdout = false;  // the record being joined is over the line limit
-    bool overlong_stderr = false;
-};
-
+// A followed file: where it is and how far it was read (the tailer's), and
+// what its decoder carried over (the decoder's).
 struct FileState : FileIdentity, SourceState {};
 
 struct SeriesState {

@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-FileState saved_file(uint64_t dev, uint64_t ino, uint32_t fp_len, uint64_t fp, uint64_t offset) {
-    FileState s;
+FileIdentity saved_file(uint64_t dev, uint64_t ino, uint32_t fp_len, uint64_t fp, uint64_t offset) {
+    FileIdentity s;
     s.dev = dev;
     s.ino = ino;
     s.fingerprint_len = fp_len;
@@ -98,8 +98,8 @@ TEST_CASE("start at end: after the last byte, inside a line when it is not a new
 }
 
 TEST_CASE("a file found at start-up continues the saved file of its inode, else of its content") {
-    std::vector<FileState> saved{saved_file(1, 10, kFingerprintBytes, 111, 500),
-                                 saved_file(1, 20, kFingerprintBytes, 222, 600), saved_file(1, 30, 40, 333, 30)};
+    std::vector<FileIdentity> saved{saved_file(1, 10, kFingerprintBytes, 111, 500),
+                                    saved_file(1, 20, kFingerprintBytes, 222, 600), saved_file(1, 30, 40, 333, 30)};
     std::vector<bool> used(saved.size(), false);
     auto content = [](uint64_t hash) { return [hash](const Fingerprint& fp) { return fp.hash == hash; }; };
 
