@@ -9,7 +9,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Data flows this way; each folder may include the ones before it.
-ORDER = ["common", "source", "decode", "derive", "sink", "pipeline", "replay", "state", "cli"]
+ORDER = ["common", "config", "source", "decode", "derive", "sink", "pipeline", "replay", "state", "cli"]
 MAX_LINES = 500
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -1,9 +1,9 @@
 // Mapping: the data that tells the generic decoder which JSON fields to
 // extract and the generic deriver which metric updates each entry makes.
 //
-// Nothing outside this table (and the function that builds the executeParse
-// instance of it) knows about "capability", "tokens" or "requestId": a later
-// config loader only has to fill in a Mapping.
+// Nothing in the code knows about "capability", "tokens" or "requestId": a
+// mapping file (src/config/, docs/config.md) fills in a Mapping, and the
+// built-in one is examples/executeparse.yml.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,8 @@ struct FieldSpec {
     uint32_t required_in = 0;
     // Numbers only: values below zero are rejected (reason invalid_value).
     bool non_negative = false;
+
+    bool operator==(const FieldSpec&) const = default;
 };
 
 enum class EntryRole : uint8_t { Start, End };
@@ -43,6 +45,8 @@ struct EntryKind {
     std::string message;  // e.g. "executeParse - succeeded"
     EntryRole role = EntryRole::End;
     std::string outcome;  // value of the Outcome label source for End kinds
+
+    bool operator==(const EntryKind&) const = default;
 };
 
 // Maps a numeric field to a label value (e.g. HTTP status -> error_type).
@@ -51,11 +55,14 @@ struct Classifier {
         double low;
         double high;  // inclusive
         std::string value;
+        bool operator==(const Range&) const = default;
     };
     int field = -1;
     std::vector<Range> ranges;  // first match wins
     std::string otherwise;      // field present, no range matched
     std::string missing;        // field absent
+
+    bool operator==(const Classifier&) const = default;
 };
 
 struct LabelSource {
@@ -63,6 +70,8 @@ struct LabelSource {
     Kind kind = Kind::Constant;
     int index = -1;        // Field: field index; Classified: classifier index
     std::string constant;  // Constant
+
+    bool operator==(const LabelSource&) const = default;
 };
 
 struct ValueSource {
@@ -73,6 +82,8 @@ struct ValueSource {
     };
     Kind kind = Kind::One;
     int field = -1;
+
+    bool operator==(const ValueSource&) const = default;
 };
 
 enum class MetricType : uint8_t { Counter, Gauge, Histogram };
@@ -82,6 +93,8 @@ struct Rule {
     uint32_t entries = 0;             // bit i: entry kind i
     std::vector<LabelSource> labels;  // one per label name of the metric
     ValueSource value;
+
+    bool operator==(const Rule&) const = default;
 };
 
 struct MetricSpec {
@@ -91,6 +104,8 @@ struct MetricSpec {
     std::vector<std::string> label_names;
     std::vector<double> buckets;  // histograms: upper bounds, ascending, no +Inf
     std::vector<Rule> rules;
+
+    bool operator==(const MetricSpec&) const = default;
 };
 
 // Start and end entries of one call share a key; the table of open starts
@@ -99,6 +114,8 @@ struct CorrelationSpec {
     int key_field = -1;
     int in_flight_metric = -1;                  // a Gauge in `metrics`, or -1
     std::vector<LabelSource> in_flight_labels;  // taken from the start entry
+
+    bool operator==(const CorrelationSpec&) const = default;
 };
 
 // How the replay summary reads the metrics: which counter counts requests
@@ -114,6 +131,8 @@ struct SummarySpec {
     std::string tokens_type_label;
     std::string tokens_in_value;
     std::string tokens_out_value;
+
+    bool operator==(const SummarySpec&) const = default;
 };
 
 struct Mapping {
@@ -131,10 +150,9 @@ struct Mapping {
     // Bit i: field i is read once an entry is decoded (by a rule, a
     // classifier or the correlation), not only to decode it (its kind, time).
     uint32_t derived_fields() const;
-};
 
-// The executeParse mapping of metrics.md (seed 000's names, labels, buckets).
-Mapping executeparse_mapping();
+    bool operator==(const Mapping&) const = default;
+};
 
 constexpr uint32_t kind_bit(int kind) {
     return 1u << static_cast<unsigned>(kind);

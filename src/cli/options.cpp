@@ -12,6 +12,7 @@
 
 #include "common/choice.hpp"
 #include "common/duration.hpp"
+#include "config/mapping_loader.hpp"
 #include "decode/timestamp.hpp"
 #include "version.hpp"
 
@@ -66,6 +67,9 @@ void add_common_options(CLI::App& app, CommonFlags& o) {
                    "zone). Timestamps with Z or an offset, epoch numbers and Docker/CRI times are unaffected")
         ->capture_default_str();
     app.add_flag("--files.recursive", o.recursive, "Directories: also read the files of their subdirectories");
+    app.add_option("--config.file", o.config_file,
+                   "A mapping file (YAML; docs/config.md): which lines are entries and which metrics they update. "
+                   "Without it, the built-in executeParse mapping (examples/executeparse.yml)");
     app.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
@@ -156,7 +160,8 @@ void add_replay_options(CLI::App& replay, ReplayFlags& o) {
 }
 
 bool is_subcommand_or_top_flag(std::string_view a) {
-    return a == "serve" || a == "replay" || a == "help" || a == "--help" || a == "-h" || a == "--version" || a == "-V";
+    return a == "serve" || a == "replay" || a == "check-config" || a == "help" || a == "--help" || a == "-h" ||
+           a == "--version" || a == "-V";
 }
 
 // The conversions of flag text into settings: each returns the problem,
@@ -189,6 +194,7 @@ std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
     if (auto e = to_choice("--input.wrapper", f.wrapper, parse_wrapper_kind, s.wrapper)) return e;
     if (auto e = to_choice("--log.level", f.log_level, parse_log_level, s.log_level)) return e;
     if (auto e = to_choice("--log.format", f.log_format, parse_log_format, s.log_format)) return e;
+    if (auto e = load_config(f.config_file, s.mapping)) return e;
     std::string problem;
     s.zone = TimeZone::locate(f.input_timezone, problem);
     if (!s.zone) return fmt::format("invalid --input.timezone \"{}\": {}", f.input_timezone, problem);
@@ -269,16 +275,23 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
     CLI::App* replay = app.add_subcommand(
         "replay", "Read historic logs once: backfill data for Prometheus, final values, or a summary");
     add_replay_options(*replay, replay_flags);
+    CLI::App* check = app.add_subcommand(
+        "check-config", "Check a mapping file: each metric it defines, or each mistake as FILE:LINE:COLUMN");
+    check->add_option("FILE", result.check_config_file, "The mapping file (YAML)")->required();
 
     // `ailog_exporter [options] PATH...` means serve.
     std::vector<std::string> args;
     for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 takes them reversed
     if (argc == 1 || !is_subcommand_or_top_flag(argv[1])) args.emplace_back("serve");
 
-    const char* command = argc > 1 && std::string_view(argv[1]) == "replay" ? "replay" : "serve";
-    auto usage_error = [&](std::string_view message) {
-        std::cerr << "ailog_exporter: error: " << message << "\nRun 'ailog_exporter " << command
-                  << " --help' for the options.\n";
+    std::string_view command = "serve";
+    if (argc > 1 && (std::string_view(argv[1]) == "replay" || std::string_view(argv[1]) == "check-config"))
+        command = argv[1];
+    // Flags CLI11 cannot read come with a hint where to look; a value that
+    // is not what it should be is named, on its own line.
+    auto usage_error = [&](std::string_view message, bool hint) {
+        std::cerr << "ailog_exporter: error: " << message << "\n";
+        if (hint) std::cerr << "Run 'ailog_exporter " << command << " --help' for the options.\n";
         result.kind = ParsedCommand::Kind::Exit;
         result.exit_code = kUsageError;
         return result;
@@ -295,14 +308,16 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
         result.exit_code = app.exit(e);
         return result;
     } catch (const CLI::ParseError& e) {
-        return usage_error(e.what());
+        return usage_error(e.what(), true);
     }
-    if (replay->parsed()) {
+    if (check->parsed()) {
+        result.kind = ParsedCommand::Kind::CheckConfig;
+    } else if (replay->parsed()) {
         result.kind = ParsedCommand::Kind::Replay;
-        if (auto problem = to_settings(replay_flags, now_ms, result.replay)) return usage_error(*problem);
+        if (auto problem = to_settings(replay_flags, now_ms, result.replay)) return usage_error(*problem, false);
     } else {
         result.kind = ParsedCommand::Kind::Serve;
-        if (auto problem = to_settings(serve_flags, result.serve)) return usage_error(*problem);
+        if (auto problem = to_settings(serve_flags, result.serve)) return usage_error(*problem, false);
     }
     return result;
 }
@@ -312,14 +327,16 @@ int startup_error(const std::string& message) {
     return kUsageError;
 }
 
-std::optional<Mapping> begin_command(const CommonSettings& settings) {
-    setup_logging(settings.log_level, settings.log_format);
-    Mapping mapping = executeparse_mapping();
-    if (auto problem = mapping.validate()) {
-        startup_error(fmt::format("invalid mapping: {}", *problem));
+std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mapping>& mapping) {
+    try {
+        mapping = std::make_shared<const Mapping>(file.empty() ? builtin_mapping() : load_mapping_file(file));
         return std::nullopt;
+    } catch (const ConfigError& e) {
+        std::string text = fmt::format("--config.file {}: {} problem{}", file.empty() ? "(built in)" : file,
+                                       e.problems().size(), e.problems().size() == 1 ? "" : "s");
+        for (const auto& p : e.problems()) text += "\n" + p;
+        return text;
     }
-    return mapping;
 }
 
 std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value) {

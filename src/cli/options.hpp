@@ -25,6 +25,7 @@ struct CommonFlags {
     bool recursive = false;
     std::string log_level = "info";
     std::string log_format = "logfmt";
+    std::string config_file;  // empty: the built-in mapping
 };
 
 struct ServeFlags : CommonFlags {
@@ -51,10 +52,11 @@ struct ReplayFlags : CommonFlags {
 
 // What main() should do after parsing.
 struct ParsedCommand {
-    enum class Kind { Exit, Serve, Replay } kind = Kind::Exit;
+    enum class Kind { Exit, Serve, Replay, CheckConfig } kind = Kind::Exit;
     int exit_code = 0;
     ServeSettings serve;
     ReplaySettings replay;
+    std::string check_config_file;
 };
 
 // Parses argv; on --help/--version or an error, prints and returns Exit with
@@ -70,9 +72,9 @@ std::optional<std::string> to_settings(const ReplayFlags& flags, double now_ms, 
 // Logs a start-up error and returns the exit code for it (2).
 int startup_error(const std::string& message);
 
-// What every command does first: logging as the settings say, then the
-// mapping it runs with; nothing (the problem logged) if that is unusable.
-std::optional<Mapping> begin_command(const CommonSettings& settings);
+// The mapping of --config.file, else the built-in one; the problems, one
+// FILE:LINE:COLUMN: message per line, when it does not load.
+std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mapping>& mapping);
 
 // "NAME=VALUE" with a valid Prometheus label name; the problem otherwise.
 std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value);

@@ -72,9 +72,8 @@ std::optional<std::string> add_constant_labels(MetricStore& store,
 }  // namespace
 
 int run_replay(const ReplaySettings& o) {
-    const std::optional<Mapping> loaded = begin_command(o);
-    if (!loaded) return 2;  // a usage error, logged
-    const Mapping& mapping = *loaded;
+    setup_logging(o.log_level, o.log_format);
+    const Mapping& mapping = *o.mapping;
 
     SystemClock clock;
     ReplayOptions ropts;

@@ -57,9 +57,8 @@ std::optional<State> load_state(const std::string& path) {
 }  // namespace
 
 int run_serve(const ServeSettings& o) {
-    const std::optional<Mapping> loaded = begin_command(o);
-    if (!loaded) return 2;  // a usage error, logged
-    const Mapping& mapping = *loaded;
+    setup_logging(o.log_level, o.log_format);
+    const Mapping& mapping = *o.mapping;
     raise_fd_limit();
 
     MetricStore store(o.max_series);

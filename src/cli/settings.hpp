@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "ailog/mapping.hpp"
 #include "common/log.hpp"
 #include "decode/timezone.hpp"
 #include "decode/wrapper.hpp"
@@ -32,6 +33,7 @@ struct CommonSettings {
     CorrelationTable::Limits correlation;
     LogLevel log_level = LogLevel::Info;
     LogFormat log_format = LogFormat::Logfmt;
+    std::shared_ptr<const Mapping> mapping;  // how lines become metrics (--config.file)
 };
 
 struct ServeSettings : CommonSettings {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/mapping_loader.hpp"
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
@@ -83,7 +84,7 @@ std::vector<test::Padded> corpus(int calls, bool docker) {
 }
 
 long allocations_for(bool docker) {
-    const Mapping mapping = executeparse_mapping();
+    const Mapping mapping = builtin_mapping();
     MetricStore store;
     FixedClock clock;
     Pipeline pipeline(mapping, store, clock, PipelineOptions{});

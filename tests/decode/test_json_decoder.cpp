@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "config/mapping_loader.hpp"
 #include "ailog/mapping.hpp"
 #include "decode/json_decoder.hpp"
 #include "test_util.hpp"
@@ -20,7 +21,7 @@ int field(const Mapping& m, std::string_view name) {
 }
 
 struct Fixture {
-    Mapping mapping = executeparse_mapping();
+    Mapping mapping = builtin_mapping();
     JsonDecoder decoder{mapping};
     Event ev;
     test::Padded padded{""};
@@ -220,7 +221,7 @@ TEST_CASE_FIXTURE(Fixture, "an invalid timestamp: no time, and why") {
 }
 
 TEST_CASE("zone-less timestamps are local time of the decoder's zone") {
-    const Mapping mapping = executeparse_mapping();
+    const Mapping mapping = builtin_mapping();
     std::string error;
     JsonDecoder decoder(mapping, TimeZone::locate("Asia/Kolkata", error));
     Event ev;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "config/mapping_loader.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "decode/json_decoder.hpp"
@@ -15,7 +16,7 @@ using namespace ailog;
 namespace {
 
 struct Fixture {
-    Mapping mapping = executeparse_mapping();
+    Mapping mapping = builtin_mapping();
     MetricStore store{1000};
     JsonDecoder decoder{mapping};
     Deriver deriver{mapping, store, {100, 600000}};
@@ -260,20 +261,20 @@ TEST_CASE_FIXTURE(Fixture, "labels come from the start entry for in-flight, from
 }
 
 TEST_CASE("the executeParse mapping is valid, and validation catches mistakes") {
-    Mapping m = executeparse_mapping();
+    Mapping m = builtin_mapping();
     CHECK_FALSE(m.validate());
     m.metrics[1].buckets = {5, 1};
     CHECK(m.validate());
-    m = executeparse_mapping();
+    m = builtin_mapping();
     m.metrics[0].rules[0].labels.pop_back();
     CHECK(m.validate());
-    m = executeparse_mapping();
+    m = builtin_mapping();
     m.correlation.in_flight_metric = 0;  // a counter
     CHECK(m.validate());
 }
 
 TEST_CASE("the fields read after decoding: labels, values, classifiers, correlation") {
-    Mapping m = executeparse_mapping();
+    Mapping m = builtin_mapping();
     auto index = [&](std::string_view name) {
         for (size_t i = 0; i < m.fields.size(); ++i)
             if (m.fields[i].name == name) return static_cast<unsigned>(i);
@@ -287,14 +288,14 @@ TEST_CASE("the fields read after decoding: labels, values, classifiers, correlat
     CHECK(m.derived_fields() == want);  // not the message or the time
     m.metrics[0].rules[0].labels[0] = {LabelSource::Kind::Field, static_cast<int>(index("message")), {}};
     CHECK(m.derived_fields() == (want | 1u << index("message")));
-    m = executeparse_mapping();
+    m = builtin_mapping();
     m.correlation = {-1, -1, {}};
     m.metrics[3].rules.clear();  // the only reader of the status code
     CHECK(m.derived_fields() == (want & ~(1u << index("requestId")) & ~(1u << index("openaiErrorStatusCode"))));
 }
 
 TEST_CASE("label sets are told apart exactly, however many a rule sees") {
-    Mapping mapping = executeparse_mapping();
+    Mapping mapping = builtin_mapping();
     MetricStore store{20000};
     JsonDecoder decoder{mapping};
     Deriver deriver{mapping, store, {100, 600000}};

@@ -644,7 +644,7 @@ def test_dockerfile():
                     assert os.path.exists(os.path.join(ROOT, src)), f"COPY {src}: missing"
                     assert not dockerignored(src), f"COPY {src}: excluded by .dockerignore"
     for needed in ("meson.build", "meson_options.txt", "src/cli/main.cpp", "include", "tests/meson.build",
-                   "scripts/setup-debian.sh"):
+                   "scripts/setup-debian.sh", "scripts/embed_text.py", "examples/executeparse.yml"):
         assert not dockerignored(needed), f".dockerignore excludes {needed}, which the build needs"
     # The runtime stage installs exactly what the binary links, beyond the base image.
     runtime = text.split("\nFROM ")[2]
@@ -653,7 +653,7 @@ def test_dockerfile():
     packages = set(m.group(1).split())
     # tzdata: the zone database --input.timezone reads, a data package the binary does not link.
     assert packages == {"libsimdjson14", "libspdlog1.10", "libfmt9", "libcivetweb1", "zlib1g", "libdate-tz3",
-                        "tzdata"}, packages
+                        "libyaml-cpp0.7", "tzdata"}, packages
     assert "ENTRYPOINT [\"/usr/local/bin/ailog_exporter\"]" in runtime
     assert 'CMD ["serve", "--state.file", "/state/state.json", "/logs"]' in runtime
     binary = os.environ.get("AILOG_EXPORTER")

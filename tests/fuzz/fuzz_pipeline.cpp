@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/mapping_loader.hpp"
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
@@ -22,7 +23,7 @@ struct FixedClock final : ailog::Clock {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
-    static const ailog::Mapping mapping = ailog::executeparse_mapping();
+    static const ailog::Mapping mapping = ailog::builtin_mapping();
     constexpr ailog::WrapperKind kinds[] = {ailog::WrapperKind::Auto, ailog::WrapperKind::None,
                                             ailog::WrapperKind::Docker, ailog::WrapperKind::Cri};
     ailog::MetricStore store(100);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "config/mapping_loader.hpp"
 #include "ailog/clock.hpp"
 #include "replay/entry_stream.hpp"
 #include "replay/event_batch.hpp"
@@ -99,7 +100,7 @@ struct Files {
 }  // namespace
 
 TEST_CASE("one set: decoded on the calling thread or on several, the same entries in the same order") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     Files files;
     // Several of ParallelStream's chunks (256 KiB, 2048 payloads each).
     const std::vector<RotatedSet> sets{files.set("a.log", history("a", 6000, 1.7e12))};
@@ -113,7 +114,7 @@ TEST_CASE("one set: decoded on the calling thread or on several, the same entrie
 }
 
 TEST_CASE("several sets: decoded on the calling thread or by shared threads, each set's entries in its order") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     Files files;
     const std::vector<RotatedSet> sets{files.set("a.log", history("a", 3000, 1.7e12)),
                                        files.set("b.log", history("b", 10, 1.7e12 + 1)), files.set("c.log", ""),
@@ -127,7 +128,7 @@ TEST_CASE("several sets: decoded on the calling thread or by shared threads, eac
 }
 
 TEST_CASE("an event batch gives back the fields read after decoding, and only those") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     EventBatch batch(m, 4);
     Event in;
     in.kind = 1;

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/mapping_loader.hpp"
 #include "replay/merge.hpp"
 
 using namespace ailog;
@@ -63,7 +64,7 @@ std::vector<Merged> merge_all(std::vector<std::vector<std::pair<double, int>>> i
 }  // namespace
 
 TEST_CASE("entries of several streams come out oldest first, each stream in its own order") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     const int end = kind_of(m, EntryRole::End);
     const auto out = merge_all({{{10, end}, {30, end}, {50, end}}, {}, {{20, end}, {40, end}, {60, end}}}, m);
     const std::vector<Merged> want{{0, 10, end}, {2, 20, end}, {0, 30, end}, {2, 40, end}, {0, 50, end}, {2, 60, end}};
@@ -71,7 +72,7 @@ TEST_CASE("entries of several streams come out oldest first, each stream in its 
 }
 
 TEST_CASE("at the same instant a start goes first, then the streams' order") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     const int start = kind_of(m, EntryRole::Start);
     const int end = kind_of(m, EntryRole::End);
     // The end in stream 0 is of the start in stream 1: the start must be applied first.
@@ -81,7 +82,7 @@ TEST_CASE("at the same instant a start goes first, then the streams' order") {
 }
 
 TEST_CASE("a stream whose clock goes back is not reordered, only merged by its head") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     const int end = kind_of(m, EntryRole::End);
     const auto out = merge_all({{{50, end}, {5, end}}, {{10, end}, {60, end}}}, m);
     const std::vector<Merged> want{{1, 10, end}, {0, 50, end}, {0, 5, end}, {1, 60, end}};
@@ -89,7 +90,7 @@ TEST_CASE("a stream whose clock goes back is not reordered, only merged by its h
 }
 
 TEST_CASE("no streams, or only empty ones, merge to nothing") {
-    const Mapping m = executeparse_mapping();
+    const Mapping m = builtin_mapping();
     CHECK(merge_all({}, m).empty());
     CHECK(merge_all({{}, {}}, m).empty());
 }

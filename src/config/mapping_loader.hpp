@@ -1,0 +1,33 @@
+// The mapping as a YAML file (docs/config.md): loaded into a Mapping, with
+// every mistake reported as FILE:LINE:COLUMN: message. The built-in mapping is
+// examples/executeparse.yml, embedded at build time and loaded the same way.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ailog/mapping.hpp"
+
+namespace ailog {
+
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    // One per mistake, each "FILE:LINE:COLUMN: message".
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+// Throws ConfigError listing every mistake found.
+Mapping load_mapping(std::string_view yaml, const std::string& file_name);
+// The file at `path`; a file that cannot be read is a ConfigError too.
+Mapping load_mapping_file(const std::string& path);
+// examples/executeparse.yml, as built in.
+Mapping builtin_mapping();
+std::string_view builtin_mapping_yaml();
+
+}  // namespace ailog

@@ -1,0 +1,42 @@
+// YamlReader: reading a YAML document's values with their positions, and
+// collecting every mistake as FILE:LINE:COLUMN: message.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ailog {
+
+class YamlReader {
+public:
+    explicit YamlReader(std::string file) : file_(std::move(file)) {}
+
+    void error(const YAML::Node& at, const std::string& message);
+    std::vector<std::string>& problems() { return problems_; }
+
+    // `node` is a map whose keys are all in `known`; an unknown key is an
+    // error naming the closest known one.
+    bool keys(const YAML::Node& node, std::string_view what, std::initializer_list<std::string_view> known);
+    // The value of `key` in the map `parent`: missing is an error when required.
+    std::optional<std::string> text(const YAML::Node& parent, const char* key, bool required = true);
+    std::optional<std::string> text(const YAML::Node& node, std::string_view what);
+    std::optional<double> number(const YAML::Node& parent, const char* key);
+    std::optional<double> number(const YAML::Node& node, std::string_view what);
+    std::optional<bool> boolean(const YAML::Node& node, std::string_view what);
+    // A string, or a list of strings.
+    std::vector<std::string> texts(const YAML::Node& node, std::string_view what);
+
+private:
+    std::string file_;
+    std::vector<std::string> problems_;
+};
+
+// The fewest single-character edits that turn `a` into `b`.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+}  // namespace ailog
