@@ -21,6 +21,12 @@ namespace {
 
 constexpr int kUsageError = 2;
 
+constexpr Choice<ReplayOutput> kReplayOutputNames[] = {{"openmetrics", ReplayOutput::OpenMetrics},
+                                                       {"prometheus", ReplayOutput::Prometheus},
+                                                       {"summary", ReplayOutput::Summary},
+                                                       {"json", ReplayOutput::Json}};
+constexpr Choice<bool> kStartAtNames[] = {{"beginning", false}, {"end", true}};
+
 const char* kServeExamples = R"(
 Examples:
   # Serve /metrics on :7467 for a log file, reading it from the start
@@ -43,7 +49,7 @@ const CLI::Validator kTelemetryPath(
 
 void add_common_options(CLI::App& app, CommonFlags& o) {
     app.add_option("--input.wrapper", o.wrapper, "Container wrapper of each line: detected per file, or forced")
-        ->check(CLI::IsMember({"auto", "none", "docker", "cri"}))
+        ->check(CLI::IsMember(choice_names(kWrapperNames)))
         ->capture_default_str();
     app.add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are skipped whole and counted")
         ->check(CLI::Range(size_t{64}, size_t{1} << 30))
@@ -71,10 +77,10 @@ void add_common_options(CLI::App& app, CommonFlags& o) {
                    "A mapping file (YAML; docs/config.md): which lines are entries and which metrics they update. "
                    "Without it, the built-in executeParse mapping (examples/executeparse.yml)");
     app.add_option("--log.level", o.log_level, "Only log messages with the given severity or above")
-        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->check(CLI::IsMember(choice_names(kLogLevelNames)))
         ->capture_default_str();
     app.add_option("--log.format", o.log_format, "Output format of log messages")
-        ->check(CLI::IsMember({"logfmt", "json"}))
+        ->check(CLI::IsMember(choice_names(kLogFormatNames)))
         ->capture_default_str();
 }
 
@@ -88,7 +94,7 @@ void add_serve_options(CLI::App& serve, ServeFlags& o) {
         ->check(kTelemetryPath)
         ->capture_default_str();
     serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
-        ->check(CLI::IsMember({"beginning", "end"}))
+        ->check(CLI::IsMember(choice_names(kStartAtNames)))
         ->capture_default_str();
     serve.add_flag("--exit-on-eof", o.exit_on_eof,
                    "Read every input to its end once and exit, instead of following files and serving");
@@ -123,7 +129,7 @@ void add_replay_options(CLI::App& replay, ReplayFlags& o) {
         .add_option("--output", o.output,
                     "openmetrics (timestamped history for promtool), prometheus (final values), summary (a "
                     "table), json (the summary as JSON)")
-        ->check(CLI::IsMember({"openmetrics", "prometheus", "summary", "json"}))
+        ->check(CLI::IsMember(choice_names(kReplayOutputNames)))
         ->capture_default_str();
     replay.add_option("-o,--output-file", o.output_file, "Write the output here instead of stdout");
     replay.add_option("--step", o.step, "openmetrics: one sample per series at every multiple of this")
@@ -202,16 +208,11 @@ std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
 }
 
 std::optional<ReplayOutput> parse_replay_output(std::string_view s) {
-    static constexpr Choice<ReplayOutput> kNames[] = {{"openmetrics", ReplayOutput::OpenMetrics},
-                                                      {"prometheus", ReplayOutput::Prometheus},
-                                                      {"summary", ReplayOutput::Summary},
-                                                      {"json", ReplayOutput::Json}};
-    return parse_choice(s, kNames);
+    return parse_choice(s, kReplayOutputNames);
 }
 
 std::optional<bool> parse_start_at_end(std::string_view s) {
-    static constexpr Choice<bool> kNames[] = {{"end", true}, {"beginning", false}};
-    return parse_choice(s, kNames);
+    return parse_choice(s, kStartAtNames);
 }
 
 }  // namespace
@@ -241,7 +242,7 @@ std::optional<std::string> to_settings(const ReplayFlags& f, double now_ms, Repl
     std::set<std::string> names;
     for (const auto& l : f.labels) {
         std::string name, value;
-        if (auto problem = parse_constant_label(l, name, value)) return "invalid --label: " + *problem;
+        if (auto problem = parse_constant_label(l, name, value)) return "--label: " + *problem;
         if (!names.insert(name).second) return "--label " + name + " is given more than once";
         s.labels.emplace_back(std::move(name), std::move(value));
     }

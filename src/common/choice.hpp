@@ -2,7 +2,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ailog {
 
@@ -17,6 +19,14 @@ std::optional<T> parse_choice(std::string_view s, const Choice<T> (&choices)[N])
     for (const auto& c : choices)
         if (c.name == s) return c.value;
     return std::nullopt;
+}
+
+// Every name, in the table's order (for a command line's list of choices).
+template <typename T, size_t N>
+std::vector<std::string> choice_names(const Choice<T> (&choices)[N]) {
+    std::vector<std::string> out;
+    for (const auto& c : choices) out.emplace_back(c.name);
+    return out;
 }
 
 template <typename T, size_t N>

@@ -6,7 +6,6 @@
 
 #include <chrono>
 
-#include "common/choice.hpp"
 
 namespace ailog {
 namespace {
@@ -93,14 +92,11 @@ private:
 }  // namespace
 
 std::optional<LogFormat> parse_log_format(std::string_view s) {
-    static constexpr Choice<LogFormat> kNames[] = {{"logfmt", LogFormat::Logfmt}, {"json", LogFormat::Json}};
-    return parse_choice(s, kNames);
+    return parse_choice(s, kLogFormatNames);
 }
 
 std::optional<LogLevel> parse_log_level(std::string_view s) {
-    static constexpr Choice<LogLevel> kNames[] = {
-        {"debug", LogLevel::Debug}, {"info", LogLevel::Info}, {"warn", LogLevel::Warn}, {"error", LogLevel::Error}};
-    return parse_choice(s, kNames);
+    return parse_choice(s, kLogLevelNames);
 }
 
 void setup_logging(LogLevel level, LogFormat format) {

@@ -8,20 +8,10 @@
 #include <emmintrin.h>
 #endif
 
-#include "common/choice.hpp"
 #include "decode/json_unescape.hpp"
 #include "source/line_framer.hpp"
 
 namespace ailog {
-
-namespace {
-
-constexpr Choice<WrapperKind> kWrapperNames[] = {{"auto", WrapperKind::Auto},
-                                                 {"none", WrapperKind::None},
-                                                 {"docker", WrapperKind::Docker},
-                                                 {"cri", WrapperKind::Cri}};
-
-}  // namespace
 
 std::optional<WrapperKind> parse_wrapper_kind(std::string_view s) {
     return parse_choice(s, kWrapperNames);

@@ -14,11 +14,15 @@
 #include <vector>
 
 #include "ailog/skip_reason.hpp"
+#include "common/choice.hpp"
 #include "decode/timestamp.hpp"
 
 namespace ailog {
 
 enum class WrapperKind : uint8_t { Auto, None, Docker, Cri };
+
+inline constexpr Choice<WrapperKind> kWrapperNames[] = {
+    {"auto", WrapperKind::Auto}, {"none", WrapperKind::None}, {"docker", WrapperKind::Docker}, {"cri", WrapperKind::Cri}};
 
 std::optional<WrapperKind> parse_wrapper_kind(std::string_view s);
 std::string_view to_string(WrapperKind k);

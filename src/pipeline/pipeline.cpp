@@ -1,4 +1,4 @@
-// Pipeline: wiring of decode, derive and self-metrics for serve.
+// Pipeline: wiring of decode, derive and self-metrics, for serve and replay.
 #include "pipeline/pipeline.hpp"
 
 #include "source/rotated_sets.hpp"

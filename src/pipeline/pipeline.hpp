@@ -1,7 +1,7 @@
-// Pipeline: the stages of serve in one place. Lines from the sources are
-// decoded into events (LineDecoder), events are derived into metric updates
-// (Deriver), and the exporter's own counts are published with them. One
-// Pipeline runs on one thread.
+// Pipeline: decode and derive wired on one thread, for serve and replay.
+// Lines from the sources are decoded into events (LineDecoder), events are
+// derived into metric updates (Deriver), and the exporter's own counts are
+// published with them.
 #pragma once
 
 #include <vector>

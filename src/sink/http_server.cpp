@@ -80,19 +80,19 @@ ListenAddress parse_listen_address(const std::string& address) {
     if (!port_text.empty() && port_text.size() <= 5 && port_text.find_first_not_of("0123456789") == std::string::npos)
         port = std::stoi(port_text);
     if (port < 0 || port > 65535) throw std::invalid_argument(fmt::format("\"{}\" is not a port number", port_text));
-    if (host.empty() || host == "0.0.0.0") return {"0.0.0.0", port};
-    if (host == "localhost") return {"127.0.0.1", port};
+    if (host.empty() || host == "0.0.0.0") return {"0.0.0.0", port, address};
+    if (host == "localhost") return {"127.0.0.1", port, address};
     unsigned char buf[16];
     if (host.front() == '[' && host.back() == ']') {
         if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1)
             throw std::invalid_argument(fmt::format("\"{}\" is not an IPv6 address", host));
         if (mg_check_feature(8) == 0)  // 8: IPv6
             throw std::invalid_argument("IPv6 addresses are not supported: this civetweb is built without IPv6");
-        return {host, port};
+        return {host, port, address};
     }
     if (inet_pton(AF_INET, host.c_str(), buf) != 1)
         throw std::invalid_argument(fmt::format("\"{}\" is not an IP address (or localhost)", host));
-    return {host, port};
+    return {host, port, address};
 }
 
 HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::function<void()> before_scrape,

@@ -23,7 +23,8 @@ namespace ailog {
 struct ListenAddress {
     std::string host = "0.0.0.0";
     int port = 7467;
-    std::string text() const;  // host:port
+    std::string written = ":7467";  // as the flag gave it, for messages
+    std::string text() const;       // host:port
 };
 
 // "host:port", ":port" (every interface), "localhost:port", "[v6]:port";

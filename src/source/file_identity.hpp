@@ -80,9 +80,10 @@ std::optional<size_t> find_saved(const std::vector<FileIdentity>& saved, std::ve
 Fingerprint fingerprint_of(const FileIdentity& saved);
 
 // A followed file was truncated or rewritten in place: shorter than what was
-// read, or no longer its first bytes.
-inline bool truncated(off_t size, off_t read_offset, bool first_bytes_changed) {
-    return size < read_offset || first_bytes_changed;
+// read, or no longer its first bytes (asked only when the size says nothing).
+template <typename FirstBytesChanged>
+bool truncated(off_t size, off_t read_offset, FirstBytesChanged&& first_bytes_changed) {
+    return size < read_offset || first_bytes_changed();
 }
 
 // Where a copy of a followed file continues its original's stream: from what

@@ -151,7 +151,7 @@ void Tailer::rescan(bool initial, const std::vector<FileIdentity>* saved, const 
             }
             if (c.size != f.reader.offset()) f.dirty = true;
             if (!initial && f.parked_copy_of == nullptr &&
-                truncated(c.size, f.reader.offset(), fingerprint_changed(f))) {
+                truncated(c.size, f.reader.offset(), [&] { return fingerprint_changed(f); })) {
                 // Truncated, or rewritten in place past the old offset
                 // (copytruncate): before a copy beside it is looked at.
                 handle_truncation(f);
@@ -249,7 +249,7 @@ Tailer::CopyMatch Tailer::match_copy(File& f, off_t size) {
             }
             // The original no longer holds them: it was truncated in the
             // meantime (copytruncate), which is the next thing to notice.
-            if (truncated(ost.st_size, other->reader.offset(), fingerprint_changed(*other)))
+            if (truncated(ost.st_size, other->reader.offset(), [&] { return fingerprint_changed(*other); }))
                 truncated_originals.push_back(other.get());
         }
         if (truncated_originals.empty()) break;
@@ -331,7 +331,7 @@ bool Tailer::service(File& f) {
     f.dirty = false;
     struct stat st {};
     if (fstat(f.fd, &st) != 0) return false;
-    if (truncated(st.st_size, f.reader.offset(), false)) {
+    if (st.st_size < f.reader.offset()) {
         handle_truncation(f);
         return true;
     }

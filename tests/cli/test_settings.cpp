@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -91,10 +94,10 @@ TEST_CASE("replay's flags become typed settings: times resolved against now, lab
     CHECK_FALSE(plain.replay.to_ms);
 }
 
-TEST_CASE("a flag that is not what it should be is a usage error: exit 2 before anything starts") {
+TEST_CASE("a flag that is not what it should be is one line on stderr naming it, and exit 2") {
     struct Case {
         std::vector<std::string> args;
-        std::string names;
+        std::string message;  // after "ailog_exporter: error: "
     };
     const std::vector<Case> cases{
         {{"replay", "--step", "0s", "x"}, "--step must be longer than 0"},
@@ -105,17 +108,23 @@ TEST_CASE("a flag that is not what it should be is a usage error: exit 2 before 
         {{"serve", "--correlation.max-age", "x", "x"}, "--correlation.max-age: not a duration"},
         {{"serve", "--web.listen-address", "7467", "x"}, "invalid --web.listen-address \"7467\""},
         {{"serve", "--input.timezone", "Mars/Olympus", "x"}, "invalid --input.timezone \"Mars/Olympus\""},
-        {{"replay", "--label", "job", "x"}, "invalid --label: not NAME=VALUE"},
-        {{"replay", "--label", "__name__=x", "x"}, "reserved"},
+        {{"replay", "--label", "job", "x"}, "--label: not NAME=VALUE: job"},
+        {{"replay", "--label", "__name__=x", "x"}, "--label: label names starting with __ are reserved: __name__"},
         {{"replay", "--label", "a=1", "--label", "a=2", "x"}, "--label a is given more than once"},
         {{"replay", "--from", "soon", "x"}, "--from: not a time"},
         {{"replay", "--from", "now", "--to", "-1h", "x"}, "--from is after --to"},
     };
     for (const auto& c : cases) {
-        CAPTURE(c.names);  // what the message on stderr says
+        CAPTURE(c.message);
+        std::ostringstream err;
+        std::streambuf* was = std::cerr.rdbuf(err.rdbuf());
         const auto cmd = parse(c.args);
+        std::cerr.rdbuf(was);
         CHECK(cmd.kind == ParsedCommand::Kind::Exit);
         CHECK(cmd.exit_code == 2);
+        const std::string text = err.str();
+        CHECK(text.starts_with("ailog_exporter: error: " + c.message));
+        CHECK(std::count(text.begin(), text.end(), '\n') == 1);
     }
 }
 

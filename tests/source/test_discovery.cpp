@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "source/discovery.hpp"
-#include "source/watches.hpp"
 
 using namespace ailog;
 namespace fs = std::filesystem;
@@ -97,51 +96,4 @@ TEST_CASE("where new files of a spec appear") {
     CHECK(watch_root({PathSpec::Kind::Glob, "/var/log/pods/*/*/*.log"}) == "/var/log/pods");
     CHECK(watch_root({PathSpec::Kind::Glob, "/var/log/app-[0-9]/x/*.log"}) == "/var/log");
     CHECK(watch_root({PathSpec::Kind::Glob, "*.log"}) == ".");
-}
-
-TEST_CASE("watches report a new file in a watched directory, and writes to a watched file") {
-    Dir d;
-    Watches w(true);
-    w.watch_dir(d.root.string());
-    bool overflow = true;
-    std::vector<Watches::FileEvent> events;
-    auto collect = [&](const Watches::FileEvent& e) { events.push_back(e); };
-    CHECK_FALSE(w.drain(collect, overflow));
-    CHECK_FALSE(overflow);
-
-    const std::string log = d.file("app.log");
-    w.wait(5000, false);                // returns on the event
-    CHECK(w.drain(collect, overflow));  // a file appeared: rescan
-
-    const auto found = discover({parse_path_spec(log)}, false);
-    REQUIRE(found.size() == 1);
-    const int wd = w.watch_file(log, found[0].dev, found[0].ino);
-    REQUIRE(wd >= 0);
-    CHECK(w.watch_file(log, found[0].dev, found[0].ino + 1) < 0);  // the path names another file
-    std::ofstream(log, std::ios::app) << "{}\n";
-    w.wait(5000, false);
-    CHECK_FALSE(w.drain(collect, overflow));  // written: read it, no rescan
-    REQUIRE(!events.empty());
-    CHECK(events.back().wd == wd);
-    CHECK_FALSE(events.back().moved_or_deleted);
-
-    events.clear();
-    fs::rename(log, d.path("app.log.1"));
-    w.wait(5000, false);
-    CHECK(w.drain(collect, overflow));  // renamed: rescan
-    REQUIRE(!events.empty());
-    CHECK(events.back().moved_or_deleted);
-}
-
-TEST_CASE("a wake-up from another thread ends a wait") {
-    // A wait that missed it would last ten minutes: far past the test's timeout.
-    Watches w(false);
-    std::atomic<bool> woken{false};
-    std::thread other([&] {
-        woken = true;
-        w.wake();
-    });
-    w.wait(600000, false);
-    other.join();
-    CHECK(woken);
 }

@@ -137,10 +137,19 @@ TEST_CASE("a file found at start-up continues the saved file of its inode, else 
 }
 
 TEST_CASE("truncation: shorter than what was read, or other first bytes") {
-    CHECK(truncated(99, 100, false));
-    CHECK_FALSE(truncated(100, 100, false));
-    CHECK_FALSE(truncated(5000, 100, false));
-    CHECK(truncated(5000, 100, true));  // copytruncate, then written past the old offset
+    int asked = 0;
+    auto first_bytes = [&](bool changed) {
+        return [&asked, changed] {
+            ++asked;
+            return changed;
+        };
+    };
+    CHECK(truncated(99, 100, first_bytes(false)));
+    CHECK(asked == 0);  // the size is enough: the first bytes are not read
+    CHECK_FALSE(truncated(100, 100, first_bytes(false)));
+    CHECK_FALSE(truncated(5000, 100, first_bytes(false)));
+    CHECK(truncated(5000, 100, first_bytes(true)));  // copytruncate, then written past the old offset
+    CHECK(asked == 3);
 }
 
 TEST_CASE("a copy resumes where its original's stream was delivered, within the copy") {
