@@ -166,8 +166,8 @@ void add_replay_options(CLI::App& replay, ReplayFlags& o) {
 }
 
 bool is_subcommand_or_top_flag(std::string_view a) {
-    return a == "serve" || a == "replay" || a == "check-config" || a == "help" || a == "--help" || a == "-h" ||
-           a == "--version" || a == "-V";
+    return a == "serve" || a == "replay" || a == "check-config" || a == "explain" || a == "help" || a == "--help" ||
+           a == "-h" || a == "--version" || a == "-V";
 }
 
 // The conversions of flag text into settings: each returns the problem,
@@ -279,6 +279,14 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
     CLI::App* check = app.add_subcommand(
         "check-config", "Check a mapping file: each metric it defines, or each mistake as FILE:LINE:COLUMN");
     check->add_option("FILE", result.check_config_file, "The mapping file (YAML)")->required();
+    CommonFlags explain_flags;
+    std::string explain_path = "-";
+    CLI::App* explain = app.add_subcommand(
+        "explain",
+        "What the mapping makes of each line of FILE: its entry kind or why it is skipped, the fields "
+        "read, and each series it updates");
+    explain->add_option("FILE", explain_path, "A log file, or - for stdin")->capture_default_str();
+    add_common_options(*explain, explain_flags);
 
     // `ailog_exporter [options] PATH...` means serve.
     std::vector<std::string> args;
@@ -286,7 +294,7 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
     if (argc == 1 || !is_subcommand_or_top_flag(argv[1])) args.emplace_back("serve");
 
     std::string_view command = "serve";
-    if (argc > 1 && (std::string_view(argv[1]) == "replay" || std::string_view(argv[1]) == "check-config"))
+    if (argc > 1 && is_subcommand_or_top_flag(argv[1]) && argv[1][0] != '-' && std::string_view(argv[1]) != "help")
         command = argv[1];
     // Flags CLI11 cannot read come with a hint where to look; a value that
     // is not what it should be is named, on its own line.
@@ -313,6 +321,10 @@ ParsedCommand parse_command_line(int argc, char** argv, double now_ms) {
     }
     if (check->parsed()) {
         result.kind = ParsedCommand::Kind::CheckConfig;
+    } else if (explain->parsed()) {
+        result.kind = ParsedCommand::Kind::Explain;
+        explain_flags.paths = {explain_path};
+        if (auto problem = to_common(explain_flags, result.explain)) return usage_error(*problem, false);
     } else if (replay->parsed()) {
         result.kind = ParsedCommand::Kind::Replay;
         if (auto problem = to_settings(replay_flags, now_ms, result.replay)) return usage_error(*problem, false);

@@ -52,10 +52,11 @@ struct ReplayFlags : CommonFlags {
 
 // What main() should do after parsing.
 struct ParsedCommand {
-    enum class Kind { Exit, Serve, Replay, CheckConfig } kind = Kind::Exit;
+    enum class Kind { Exit, Serve, Replay, CheckConfig, Explain } kind = Kind::Exit;
     int exit_code = 0;
     ServeSettings serve;
     ReplaySettings replay;
+    CommonSettings explain;
     std::string check_config_file;
 };
 

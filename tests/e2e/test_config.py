@@ -1,7 +1,7 @@
 """The mapping as a file: the built-in mapping is examples/executeparse.yml, so
 running with it gives every output byte for byte; check-config says what a
 file defines or where each mistake is; serve and replay refuse a bad file
-before they start."""
+before they start; explain tells what each line becomes."""
 
 import filecmp
 import json
@@ -138,7 +138,44 @@ def test_serve_and_replay_refuse_a_bad_config_before_starting():
         assert not os.path.exists(out), "replay wrote its output before refusing the config"
 
 
+EXPLAIN_IN = "\n".join([
+    '{"message":"executeParse - start","requestId":"a","capability":"chat","operation":"core",'
+    '"timestamp":"2025-06-01T12:00:00.000Z"}',
+    "plain text",
+    '{"message":"executeParse - failed","requestId":"a","capability":"chat","operation":"core",'
+    '"openaiErrorStatusCode":429,"timestamp":"2025-06-01T12:00:01.500Z"}',
+    '{"message":"executeParse - succeeded","requestId":"b","timestamp":"2025-06-01T12:00:02Z"}',
+]) + "\n"
+
+EXPLAIN_OUT = """1: start at 2025-06-01T12:00:00.000Z
+   fields: requestId="a" capability="chat" operation="core"
+   openai_api_requests_in_flight{capability="chat",operation="core"} +1
+2: skipped (not_json)
+3: failed at 2025-06-01T12:00:01.500Z
+   fields: requestId="a" capability="chat" operation="core" openaiErrorStatusCode=429
+   openai_api_request_duration_ms{capability="chat",operation="core",status="failure"} observed 1500
+   openai_api_request_errors_total{capability="chat",operation="core",error_type="RATE_LIMITED"} +1
+   openai_api_requests_in_flight{capability="chat",operation="core"} -1
+   openai_api_requests_total{capability="chat",operation="core",status="failure"} +1
+4: skipped (missing_field)
+"""
+
+
+def test_explain_tells_what_each_line_becomes():
+    r = subprocess.run([binary(), "explain"], input=EXPLAIN_IN.encode(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == EXPLAIN_OUT, r.stdout.decode()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "app.log")
+        with open(log, "w") as f:
+            f.write(EXPLAIN_IN)
+        r = run("explain", "--config.file", EXAMPLE, log)
+        assert r.returncode == 0 and r.stdout.decode() == EXPLAIN_OUT, r
+        r = run("explain", os.path.join(tmp, "missing.log"))
+        assert r.returncode == 2 and b"missing.log" in r.stderr, r
+
+
 if __name__ == "__main__":
     run_tests([test_the_example_is_the_built_in_mapping_byte_for_byte,
                test_serve_with_the_example_serves_and_saves_the_same, test_check_config_lists_each_metric, test_check_config_names_each_mistake_with_its_place,
-               test_serve_and_replay_refuse_a_bad_config_before_starting])
+               test_serve_and_replay_refuse_a_bad_config_before_starting, test_explain_tells_what_each_line_becomes])
