@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(meson ninja-build cmake pkg-config g++ libcli11-dev libsimdjson-dev libspdlog-dev libfmt-dev
-          libcivetweb-dev prometheus-cpp-dev doctest-dev zlib1g-dev libhowardhinnant-date-dev libyaml-cpp-dev tzdata
+          libcivetweb-dev prometheus-cpp-dev doctest-dev zlib1g-dev libhowardhinnant-date-dev libyaml-cpp-dev libre2-dev tzdata
           prometheus curl python3)
 
 missing=()

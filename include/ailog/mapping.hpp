@@ -7,10 +7,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace ailog {
 
@@ -37,14 +42,28 @@ struct FieldSpec {
 
 enum class EntryRole : uint8_t { Start, End };
 
-// A kind of entry, recognised by the value of the message field. A message
-// also matches when the logger appended text after a space (winston does this
-// when an Error is passed as metadata: "executeParse - failed <error text>").
+// A condition on a string field of an entry.
+struct Condition {
+    enum class Op : uint8_t { Equals, OneOf, Prefix, Matches, Exists };
+    int field = -1;
+    Op op = Op::Exists;
+    std::vector<std::string> values;        // Equals: one; OneOf: several; Prefix: one; Matches: the pattern
+    std::shared_ptr<const re2::RE2> regex;  // Matches: compiled once, matched in linear time
+
+    bool operator==(const Condition& o) const { return field == o.field && op == o.op && values == o.values; }
+};
+
+// A kind of entry, recognised by the value of the message field, and by
+// conditions that must all hold. A message also matches when the logger
+// appended text after a space (winston does this when an Error is passed as
+// metadata: "executeParse - failed <error text>"). An empty message matches
+// any; a kind then needs at least one condition.
 struct EntryKind {
     std::string name;     // used in self-metrics, e.g. "succeeded"
     std::string message;  // e.g. "executeParse - succeeded"
     EntryRole role = EntryRole::End;
     std::string outcome;  // value of the Outcome label source for End kinds
+    std::vector<Condition> conditions;
 
     bool operator==(const EntryKind&) const = default;
 };

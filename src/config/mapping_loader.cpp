@@ -3,6 +3,7 @@
 
 #include "config/yaml_reader.hpp"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -62,6 +63,7 @@ private:
                                           const char* what);
     void load_fields(const YAML::Node& root);
     void load_entries(const YAML::Node& root);
+    std::vector<Condition> conditions(const YAML::Node& node);
     void load_classifiers(const YAML::Node& node);
     void load_metric(const YAML::Node& node);
     void load_correlation(const YAML::Node& node);
@@ -152,6 +154,47 @@ void Loader::load_fields(const YAML::Node& root) {
     }
 }
 
+std::vector<Condition> Loader::conditions(const YAML::Node& node) {
+    std::vector<Condition> out;
+    if (!node.IsSequence() || node.size() == 0) {
+        error(node, "when must be a list of conditions such as {field: level, equals: error}");
+        return out;
+    }
+    for (const auto& n : node) {
+        if (!keys(n, "a condition", {"field", "equals", "one_of", "prefix", "matches", "exists"})) continue;
+        if (n.size() != 2) {
+            error(n, "a condition is a field and one of equals, one_of, prefix, matches or exists");
+            continue;
+        }
+        Condition c;
+        const auto name = text(n, "field");
+        if (!name) continue;
+        const bool exists = static_cast<bool>(n["exists"]);
+        c.field = field_index(n["field"], *name, exists ? std::nullopt : std::optional(FieldType::String));
+        if (exists) {
+            if (!boolean(n["exists"], std::string_view("exists")).value_or(true))
+                error(n["exists"], "exists can only be true (an entry kind lists what it has)");
+            c.op = Condition::Op::Exists;
+        } else if (n["one_of"]) {
+            c.op = Condition::Op::OneOf;
+            c.values = texts(n["one_of"], "one_of");
+        } else {
+            const char* op = n["equals"] ? "equals" : n["prefix"] ? "prefix" : "matches";
+            c.op = n["equals"] ? Condition::Op::Equals : n["prefix"] ? Condition::Op::Prefix : Condition::Op::Matches;
+            c.values = {text(n, op).value_or("")};
+            if (c.op == Condition::Op::Matches) {
+                re2::RE2::Options options;
+                options.set_log_errors(false);
+                auto re = std::make_shared<const re2::RE2>(c.values[0], options);
+                if (!re->ok()) error(n["matches"], fmt::format("matches: {}", re->error()));
+                c.regex = std::move(re);
+            }
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
 void Loader::load_entries(const YAML::Node& root) {
     const YAML::Node node = root["entries"];
     if (!node) return error(root, "entries is required: the kinds of entry and their messages");
@@ -159,9 +202,10 @@ void Loader::load_entries(const YAML::Node& root) {
     for (const auto& kv : node) {
         const std::string name = kv.first.as<std::string>();
         const YAML::Node& spec = kv.second;
-        if (!keys(spec, "entry " + name, {"message", "role", "outcome"})) continue;
-        EntryKind k{name, "", EntryRole::End, ""};
-        k.message = text(spec, "message").value_or("");
+        if (!keys(spec, "entry " + name, {"message", "role", "outcome", "when"})) continue;
+        EntryKind k{name, "", EntryRole::End, "", {}};
+        if (spec["when"]) k.conditions = conditions(spec["when"]);
+        k.message = text(spec, "message", k.conditions.empty()).value_or("");
         if (const YAML::Node r = spec["role"]) {
             const auto s = text(r, std::string_view("role")).value_or("");
             if (s == "start")

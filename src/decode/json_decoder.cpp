@@ -1,6 +1,10 @@
 // JsonDecoder: mapping-driven field extraction with simdjson on-demand.
 #include "decode/json_decoder.hpp"
 
+#include <re2/re2.h>
+
+#include <algorithm>
+
 #include <cstring>
 
 #include "decode/timestamp.hpp"
@@ -220,16 +224,52 @@ std::optional<SkipReason> JsonDecoder::classify_broken(std::string_view payload,
     return SkipReason::TrailingContent;
 }
 
+namespace {
+
+// Whether every condition of `kind` holds for the fields read into `ev`.
+bool conditions_hold(const EntryKind& kind, const Event& ev) {
+    for (const Condition& c : kind.conditions) {
+        const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
+        if (!v.present) return false;
+        switch (c.op) {
+            case Condition::Op::Exists:
+                break;
+            case Condition::Op::Equals:
+                if (v.str != c.values[0]) return false;
+                break;
+            case Condition::Op::OneOf:
+                if (std::find(c.values.begin(), c.values.end(), v.str) == c.values.end()) return false;
+                break;
+            case Condition::Op::Prefix:
+                if (!v.str.starts_with(c.values[0])) return false;
+                break;
+            case Condition::Op::Matches:
+                if (!re2::RE2::PartialMatch(re2::StringPiece(v.str.data(), v.str.size()), *c.regex)) return false;
+                break;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 int JsonDecoder::match_kind() const {
+    const int nkinds = static_cast<int>(mapping_.kinds.size());
     for (int a = 0; a < kMaxMessageAlts; ++a) {
         const std::string_view msg = message_alts_[a];
         if (msg.data() == nullptr) continue;
-        for (int k = 0; k < static_cast<int>(mapping_.kinds.size()); ++k) {
-            const std::string& want = mapping_.kinds[static_cast<size_t>(k)].message;
-            if (msg.size() >= want.size() && msg.compare(0, want.size(), want) == 0 &&
-                (msg.size() == want.size() || msg[want.size()] == ' '))
+        for (int k = 0; k < nkinds; ++k) {
+            const EntryKind& kind = mapping_.kinds[static_cast<size_t>(k)];
+            const std::string& want = kind.message;
+            if (!want.empty() && msg.size() >= want.size() && msg.compare(0, want.size(), want) == 0 &&
+                (msg.size() == want.size() || msg[want.size()] == ' ') && conditions_hold(kind, *ev_))
                 return k;
         }
+    }
+    // Kinds told by their conditions alone.
+    for (int k = 0; k < nkinds; ++k) {
+        const EntryKind& kind = mapping_.kinds[static_cast<size_t>(k)];
+        if (kind.message.empty() && conditions_hold(kind, *ev_)) return k;
     }
     return -1;
 }

@@ -20,6 +20,20 @@ std::optional<std::string> Mapping::validate() const {
         for (const auto& p : f.paths)
             if (p.empty()) return fmt::format("field {} has an empty path", f.name);
     }
+    for (const auto& k : kinds) {
+        if (k.message.empty() && k.conditions.empty())
+            return fmt::format("entry kind {} has neither a message nor a condition", k.name);
+        for (const auto& c : k.conditions) {
+            if (c.field < 0 || c.field >= nfields)
+                return fmt::format("a condition of {} names a missing field", k.name);
+            if (c.op != Condition::Op::Exists && fields[c.field].type != FieldType::String)
+                return fmt::format("a condition of {} compares a field that is not a string field", k.name);
+            if (c.op == Condition::Op::Matches && c.regex == nullptr)
+                return fmt::format("a condition of {} has no compiled pattern", k.name);
+            if (c.op != Condition::Op::Exists && c.values.empty())
+                return fmt::format("a condition of {} has no value to compare with", k.name);
+        }
+    }
     for (const auto& c : classifiers)
         if (!field_ok(c.field, FieldType::Number)) return std::string("a classifier needs a number field");
 

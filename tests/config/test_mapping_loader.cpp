@@ -55,9 +55,9 @@ Mapping expected_executeparse() {
     m.time_field = kTime;
 
     m.kinds = {
-        {"start", "executeParse - start", EntryRole::Start, ""},
-        {"succeeded", "executeParse - succeeded", EntryRole::End, "success"},
-        {"failed", "executeParse - failed", EntryRole::End, "failure"},
+        {"start", "executeParse - start", EntryRole::Start, "", {}},
+        {"succeeded", "executeParse - succeeded", EntryRole::End, "success", {}},
+        {"failed", "executeParse - failed", EntryRole::End, "failure", {}},
     };
 
     m.classifiers = {{

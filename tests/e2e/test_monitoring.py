@@ -653,7 +653,7 @@ def test_dockerfile():
     packages = set(m.group(1).split())
     # tzdata: the zone database --input.timezone reads, a data package the binary does not link.
     assert packages == {"libsimdjson14", "libspdlog1.10", "libfmt9", "libcivetweb1", "zlib1g", "libdate-tz3",
-                        "libyaml-cpp0.7", "tzdata"}, packages
+                        "libyaml-cpp0.7", "libre2-9", "tzdata"}, packages
     assert "ENTRYPOINT [\"/usr/local/bin/ailog_exporter\"]" in runtime
     assert 'CMD ["serve", "--state.file", "/state/state.json", "/logs"]' in runtime
     binary = os.environ.get("AILOG_EXPORTER")
