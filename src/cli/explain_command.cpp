@@ -91,9 +91,7 @@ int run_explain(const CommonSettings& o) {
     SystemClock clock;
     MetricStore store(o.max_series);
     PipelineOptions popts;
-    popts.decode.wrapper = o.wrapper;
-    popts.decode.max_line_bytes = o.max_line_bytes;
-    popts.decode.zone = o.zone;
+    popts.decode = o.decode;
     popts.correlation = o.correlation;
     Pipeline pipeline(mapping, store, clock, popts);
     const int source = pipeline.open_source(path);

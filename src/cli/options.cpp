@@ -191,19 +191,19 @@ std::optional<std::string> to_choice(const char* flag, const std::string& text, 
 std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
     s.paths = f.paths;
     s.recursive = f.recursive;
-    s.max_line_bytes = f.max_line_bytes;
+    s.decode.max_line_bytes = f.max_line_bytes;
     s.max_series = f.max_series;
     s.correlation.max_entries = f.correlation_max_entries;
     Duration max_age;
     if (auto e = to_duration("--correlation.max-age", f.correlation_max_age, false, max_age)) return e;
     s.correlation.max_age_ms = max_age.count();
-    if (auto e = to_choice("--input.wrapper", f.wrapper, parse_wrapper_kind, s.wrapper)) return e;
+    if (auto e = to_choice("--input.wrapper", f.wrapper, parse_wrapper_kind, s.decode.wrapper)) return e;
     if (auto e = to_choice("--log.level", f.log_level, parse_log_level, s.log_level)) return e;
     if (auto e = to_choice("--log.format", f.log_format, parse_log_format, s.log_format)) return e;
     if (auto e = load_config(f.config_file, s.mapping)) return e;
     std::string problem;
-    s.zone = TimeZone::locate(f.input_timezone, problem);
-    if (!s.zone) return fmt::format("invalid --input.timezone \"{}\": {}", f.input_timezone, problem);
+    s.decode.zone = TimeZone::locate(f.input_timezone, problem);
+    if (!s.decode.zone) return fmt::format("invalid --input.timezone \"{}\": {}", f.input_timezone, problem);
     return std::nullopt;
 }
 

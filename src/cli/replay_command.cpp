@@ -77,9 +77,7 @@ int run_replay(const ReplaySettings& o) {
 
     SystemClock clock;
     ReplayOptions ropts;
-    ropts.decode.zone = o.zone;
-    ropts.decode.wrapper = o.wrapper;
-    ropts.decode.max_line_bytes = o.max_line_bytes;
+    ropts.decode = o.decode;
     ropts.threads = o.threads;
     ropts.correlation = o.correlation;
     ropts.from_ms = o.from_ms;

@@ -64,9 +64,7 @@ int run_serve(const ServeSettings& o) {
     MetricStore store(o.max_series);
     SystemClock clock;
     PipelineOptions popts;
-    popts.decode.wrapper = o.wrapper;
-    popts.decode.max_line_bytes = o.max_line_bytes;
-    popts.decode.zone = o.zone;
+    popts.decode = o.decode;
     popts.correlation = o.correlation;
     Pipeline pipeline(mapping, store, clock, popts);
 
@@ -99,7 +97,7 @@ int run_serve(const ServeSettings& o) {
     topts.start_at_end = o.start_at_end;
     topts.exit_on_eof = o.exit_on_eof;
     topts.recursive = o.recursive;
-    topts.max_line_bytes = o.max_line_bytes;
+    topts.max_line_bytes = o.decode.max_line_bytes;
     topts.rescan_interval_ms = o.rescan_interval.count();
     Tailer tailer(topts, pipeline);
     bool use_stdin = false;

@@ -13,8 +13,7 @@
 
 #include "ailog/mapping.hpp"
 #include "common/log.hpp"
-#include "decode/timezone.hpp"
-#include "decode/wrapper.hpp"
+#include "decode/line_decoder.hpp"
 #include "derive/correlation.hpp"
 #include "sink/http_server.hpp"
 
@@ -26,9 +25,7 @@ using Duration = std::chrono::duration<double, std::milli>;
 struct CommonSettings {
     std::vector<std::string> paths;  // files, directories, glob patterns; serve: "-" for stdin
     bool recursive = false;          // directories: their subdirectories too
-    WrapperKind wrapper = WrapperKind::Auto;
-    size_t max_line_bytes = 1 << 20;
-    std::shared_ptr<const TimeZone> zone;  // of zone-less timestamps
+    DecodeOptions decode;            // the wrapper, the line limit, the zone of zone-less timestamps
     size_t max_series = 10000;
     CorrelationTable::Limits correlation;
     LogLevel log_level = LogLevel::Info;

@@ -123,35 +123,31 @@ void Loader::load_fields(const YAML::Node& root) {
     m_.message_field = candidates("message", FieldType::String);
     m_.time_field = candidates("time", FieldType::Timestamp);
 
-    const YAML::Node fields = root["fields"];
-    if (!fields) return;
-    if (!fields.IsMap()) return error(fields, "fields must be a map of field names to their paths and types");
-    for (const auto& kv : fields) {
-        const std::string name = kv.first.as<std::string>();
-        const YAML::Node& spec = kv.second;
-        if (!keys(spec, "field " + name, {"path", "type", "required", "non_negative"})) continue;
-        for (const auto& f : m_.fields)
-            if (f.name == name) error(kv.first, fmt::format("field {} is declared twice", name));
-        FieldSpec f{name, FieldType::String, {}, 0, false};
-        if (!spec["path"])
-            error(spec, fmt::format("field {} has no path", name));
-        else
-            for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
-        if (const YAML::Node t = spec["type"]) {
-            const auto s = text(t, std::string_view("type")).value_or("");
-            if (s == "string")
-                f.type = FieldType::String;
-            else if (s == "number")
-                f.type = FieldType::Number;
-            else if (s == "timestamp")
-                f.type = FieldType::Timestamp;
-            else
-                error(t, fmt::format("type must be string, number or timestamp, not {}", s));
-        }
-        if (const YAML::Node nn = spec["non_negative"]) f.non_negative = boolean(nn, "non_negative").value_or(false);
-        required_.emplace_back(spec["required"], std::vector<std::string>{});
-        m_.fields.push_back(std::move(f));
-    }
+    each_named(root["fields"], "field", {"path", "type", "required", "non_negative"},
+               [&](const std::string& name, const YAML::Node& at, const YAML::Node& spec) {
+                   for (const auto& f : m_.fields)
+                       if (f.name == name) error(at, fmt::format("field {} is declared twice", name));
+                   FieldSpec f{name, FieldType::String, {}, 0, false};
+                   if (!spec["path"])
+                       error(spec, fmt::format("field {} has no path", name));
+                   else
+                       for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
+                   if (const YAML::Node t = spec["type"]) {
+                       const auto s = text(t, std::string_view("type")).value_or("");
+                       if (s == "string")
+                           f.type = FieldType::String;
+                       else if (s == "number")
+                           f.type = FieldType::Number;
+                       else if (s == "timestamp")
+                           f.type = FieldType::Timestamp;
+                       else
+                           error(t, fmt::format("type must be string, number or timestamp, not {}", s));
+                   }
+                   if (const YAML::Node nn = spec["non_negative"])
+                       f.non_negative = boolean(nn, "non_negative").value_or(false);
+                   required_.emplace_back(spec["required"], std::vector<std::string>{});
+                   m_.fields.push_back(std::move(f));
+               });
 }
 
 std::vector<Condition> Loader::conditions(const YAML::Node& node) {
@@ -198,52 +194,45 @@ std::vector<Condition> Loader::conditions(const YAML::Node& node) {
 void Loader::load_entries(const YAML::Node& root) {
     const YAML::Node node = root["entries"];
     if (!node) return error(root, "entries is required: the kinds of entry and their messages");
-    if (!node.IsMap()) return error(node, "entries must be a map of entry kind names");
-    for (const auto& kv : node) {
-        const std::string name = kv.first.as<std::string>();
-        const YAML::Node& spec = kv.second;
-        if (!keys(spec, "entry " + name, {"message", "role", "outcome", "when"})) continue;
-        EntryKind k{name, "", EntryRole::End, "", {}};
-        if (spec["when"]) k.conditions = conditions(spec["when"]);
-        k.message = text(spec, "message", k.conditions.empty()).value_or("");
-        if (const YAML::Node r = spec["role"]) {
-            const auto s = text(r, std::string_view("role")).value_or("");
-            if (s == "start")
-                k.role = EntryRole::Start;
-            else if (s != "end")
-                error(r, fmt::format("role must be start or end, not {}", s));
-        }
-        k.outcome = text(spec, "outcome", false).value_or("");
-        m_.kinds.push_back(std::move(k));
-    }
+    each_named(node, "entry", {"message", "role", "outcome", "when"},
+               [&](const std::string& name, const YAML::Node&, const YAML::Node& spec) {
+                   EntryKind k{name, "", EntryRole::End, "", {}};
+                   if (spec["when"]) k.conditions = conditions(spec["when"]);
+                   k.message = text(spec, "message", k.conditions.empty()).value_or("");
+                   if (const YAML::Node r = spec["role"]) {
+                       const auto s = text(r, std::string_view("role")).value_or("");
+                       if (s == "start")
+                           k.role = EntryRole::Start;
+                       else if (s != "end")
+                           error(r, fmt::format("role must be start or end, not {}", s));
+                   }
+                   k.outcome = text(spec, "outcome", false).value_or("");
+                   m_.kinds.push_back(std::move(k));
+               });
 }
 
 void Loader::load_classifiers(const YAML::Node& node) {
-    if (!node) return;
-    if (!node.IsMap()) return error(node, "classifiers must be a map of classifier names");
-    for (const auto& kv : node) {
-        const std::string name = kv.first.as<std::string>();
-        const YAML::Node& spec = kv.second;
-        if (!keys(spec, "classifier " + name, {"field", "ranges", "otherwise", "missing"})) continue;
-        Classifier c;
-        if (auto f = text(spec, "field")) c.field = field_index(spec["field"], *f, FieldType::Number);
-        const YAML::Node ranges = spec["ranges"];
-        if (!ranges || !ranges.IsSequence())
-            error(spec, fmt::format("classifier {} needs ranges: a list of from, to, value", name));
-        else
-            for (const auto& r : ranges) {
-                if (!keys(r, "a range", {"from", "to", "value"})) continue;
-                const auto lo = number(r, "from");
-                const auto hi = number(r, "to");
-                const auto v = text(r, "value");
-                if (lo && hi && *lo > *hi) error(r, "a range's from is above its to");
-                if (lo && hi && v) c.ranges.push_back({*lo, *hi, *v});
-            }
-        c.otherwise = text(spec, "otherwise", false).value_or("");
-        c.missing = text(spec, "missing", false).value_or("");
-        classifier_names_[name] = static_cast<int>(m_.classifiers.size());
-        m_.classifiers.push_back(std::move(c));
-    }
+    each_named(node, "classifier", {"field", "ranges", "otherwise", "missing"},
+               [&](const std::string& name, const YAML::Node&, const YAML::Node& spec) {
+                   Classifier c;
+                   if (auto f = text(spec, "field")) c.field = field_index(spec["field"], *f, FieldType::Number);
+                   const YAML::Node ranges = spec["ranges"];
+                   if (!ranges || !ranges.IsSequence())
+                       error(spec, fmt::format("classifier {} needs ranges: a list of from, to, value", name));
+                   else
+                       for (const auto& r : ranges) {
+                           if (!keys(r, "a range", {"from", "to", "value"})) continue;
+                           const auto lo = number(r, "from");
+                           const auto hi = number(r, "to");
+                           const auto v = text(r, "value");
+                           if (lo && hi && *lo > *hi) error(r, "a range's from is above its to");
+                           if (lo && hi && v) c.ranges.push_back({*lo, *hi, *v});
+                       }
+                   c.otherwise = text(spec, "otherwise", false).value_or("");
+                   c.missing = text(spec, "missing", false).value_or("");
+                   classifier_names_[name] = static_cast<int>(m_.classifiers.size());
+                   m_.classifiers.push_back(std::move(c));
+               });
 }
 
 std::optional<LabelSource> Loader::label_source(const YAML::Node& node) {

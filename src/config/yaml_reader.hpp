@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace ailog {
 
 class YamlReader {
@@ -30,6 +32,20 @@ public:
     std::optional<bool> boolean(const YAML::Node& node, std::string_view what);
     // A string, or a list of strings.
     std::vector<std::string> texts(const YAML::Node& node, std::string_view what);
+
+    // `node` is a map of names to maps (`what` names one: "field"), each
+    // with keys among `known`: `each(name, name_node, spec)` for every one
+    // whose keys are right. A missing `node` is nothing to do.
+    template <typename Each>
+    void each_named(const YAML::Node& node, std::string_view what, std::initializer_list<std::string_view> known,
+                    Each&& each) {
+        if (!node) return;
+        if (!node.IsMap()) return error(node, fmt::format("a map of {} names is needed here", what));
+        for (const auto& kv : node) {
+            const std::string name = kv.first.as<std::string>();
+            if (keys(kv.second, fmt::format("{} {}", what, name), known)) each(name, kv.first, kv.second);
+        }
+    }
 
 private:
     std::string file_;

@@ -35,12 +35,12 @@ TEST_CASE("serve's flags become typed settings, defaults included") {
     CHECK(s.state_interval.count() == 90000);
     CHECK(s.rescan_interval.count() == 250);
     CHECK(s.correlation.max_age_ms == 7200000);
-    CHECK(s.wrapper == WrapperKind::Cri);
+    CHECK(s.decode.wrapper == WrapperKind::Cri);
     CHECK_FALSE(s.start_at_end);
     CHECK(s.log_level == LogLevel::Debug);
     CHECK(s.log_format == LogFormat::Json);
     CHECK(s.paths == std::vector<std::string>{"a.log"});
-    REQUIRE(s.zone != nullptr);
+    REQUIRE(s.decode.zone != nullptr);
 
     // Without a subcommand, serve with its defaults.
     const auto plain = parse({"a.log"});
@@ -50,7 +50,7 @@ TEST_CASE("serve's flags become typed settings, defaults included") {
     CHECK(plain.serve.state_interval.count() == 5000);
     CHECK(plain.serve.correlation.max_age_ms == 600000);
     CHECK(plain.serve.start_at_end);
-    CHECK(plain.serve.wrapper == WrapperKind::Auto);
+    CHECK(plain.serve.decode.wrapper == WrapperKind::Auto);
 }
 
 TEST_CASE("replay's flags become typed settings: times resolved against now, labels as pairs") {
@@ -84,8 +84,8 @@ TEST_CASE("replay's flags become typed settings: times resolved against now, lab
     const std::vector<std::pair<std::string, std::string>> labels{{"job", "ailog"}, {"instance", "a:1"}};
     CHECK(s.labels == labels);
     CHECK(s.threads == 3);
-    REQUIRE(s.zone != nullptr);
-    CHECK(s.zone->name() == "America/New_York");
+    REQUIRE(s.decode.zone != nullptr);
+    CHECK(s.decode.zone->name() == "America/New_York");
 
     const auto plain = parse({"replay", "x.log"});
     REQUIRE(plain.kind == ParsedCommand::Kind::Replay);

@@ -72,18 +72,18 @@ TEST_CASE("entry kinds by conditions: equals, one of, prefix, an RE2 pattern, ex
     const Mapping m = load_mapping(kMapping, "t.yml");
     REQUIRE(m.kinds.size() == 4);
     CHECK(m.kinds[0].conditions.size() == 2);
-    const std::vector<std::string> got = kinds_of(
-        m, {
-               R"({"msg":"x","req":{"url":"/api/users/1"},"res":{"status":"503"}})",   // slow_api
-               R"({"msg":"x","req":{"url":"/api/users/1"},"res":{"status":"200"}})",   // not one of
-               R"({"msg":"x","req":{"url":"/web/users/1"},"res":{"status":"500"}})",   // not the prefix
-               R"({"msg":"job done","level":"info"})",                                  // message and equals
-               R"({"msg":"job done","level":"debug"})",                                 // equals fails: next kinds
-               R"({"message":"request 42 failed","trace":{"id":"t1"}})",                // matches and exists
-               R"({"message":"request 42 failed later","trace":{"id":"t1"}})",          // the pattern is anchored
-               R"({"message":"request 42 ok"})",                                        // no trace
-               R"({"msg":"whatever"})",                                                 // nothing holds
-           });
+    const std::vector<std::string> got =
+        kinds_of(m, {
+                        R"({"msg":"x","req":{"url":"/api/users/1"},"res":{"status":"503"}})",  // slow_api
+                        R"({"msg":"x","req":{"url":"/api/users/1"},"res":{"status":"200"}})",  // not one of
+                        R"({"msg":"x","req":{"url":"/web/users/1"},"res":{"status":"500"}})",  // not the prefix
+                        R"({"msg":"job done","level":"info"})",                                // message and equals
+                        R"({"msg":"job done","level":"debug"})",                         // equals fails: next kinds
+                        R"({"message":"request 42 failed","trace":{"id":"t1"}})",        // matches and exists
+                        R"({"message":"request 42 failed later","trace":{"id":"t1"}})",  // the pattern is anchored
+                        R"({"message":"request 42 ok"})",                                // no trace
+                        R"({"msg":"whatever"})",                                         // nothing holds
+                    });
     const std::vector<std::string> want{"slow_api", "", "", "job_done", "anything_else", "traced", "", "", ""};
     CHECK(got == want);
 }
@@ -107,6 +107,7 @@ TEST_CASE("a condition's mistakes are reported where they are") {
     CHECK(first_problem(head + "  a:\n    when:\n      - {field: s, equals: x, prefix: y}\n")
               .starts_with("t.yml:8:9: a condition is a field and one of"));
     CHECK(first_problem(head + "  a: {role: start}\n") == "t.yml:6:6: message is required here");
-    CHECK(first_problem(head + "  a:\n    when: []\n") == "t.yml:7:11: when must be a list of conditions such as "
-                                                          "{field: level, equals: error}");
+    CHECK(first_problem(head + "  a:\n    when: []\n") ==
+          "t.yml:7:11: when must be a list of conditions such as "
+          "{field: level, equals: error}");
 }

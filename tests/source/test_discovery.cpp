@@ -12,26 +12,15 @@
 #include <vector>
 
 #include "source/discovery.hpp"
+#include "test_util.hpp"
 
 using namespace ailog;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-    Dir() : root(fs::temp_directory_path() / ("ailog-discovery-" + std::to_string(::getpid()))) {
-        fs::remove_all(root);
-        fs::create_directories(root);
-    }
-    ~Dir() { fs::remove_all(root); }
-    std::string file(const std::string& rel, const std::string& text = "{}\n") const {
-        const fs::path p = root / rel;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p) << text;
-        return p.string();
-    }
-    std::string path(const std::string& rel) const { return (root / rel).string(); }
-    fs::path root;
+struct Dir : test::TempDir {
+    Dir() : TempDir("discovery") {}
 };
 
 std::vector<std::string> names(const std::vector<Candidate>& found, const fs::path& root) {

@@ -10,25 +10,15 @@
 
 #include "source/discovery.hpp"
 #include "source/watches.hpp"
+#include "test_util.hpp"
 
 using namespace ailog;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-    Dir() : root(fs::temp_directory_path() / ("ailog-watches-" + std::to_string(::getpid()))) {
-        fs::remove_all(root);
-        fs::create_directories(root);
-    }
-    ~Dir() { fs::remove_all(root); }
-    std::string file(const std::string& rel, const std::string& text = "{}\n") const {
-        const fs::path p = root / rel;
-        std::ofstream(p) << text;
-        return p.string();
-    }
-    std::string path(const std::string& rel) const { return (root / rel).string(); }
-    fs::path root;
+struct Dir : test::TempDir {
+    Dir() : TempDir("watches") {}
 };
 
 }  // namespace
