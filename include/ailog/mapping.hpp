@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace re2 {
@@ -78,8 +79,10 @@ struct Classifier {
     };
     int field = -1;
     std::vector<Range> ranges;  // first match wins
-    std::string otherwise;      // field present, no range matched
+    std::string otherwise;      // field present, no range or value matched
     std::string missing;        // field absent
+    // A string field: a value map, label value by field value.
+    std::vector<std::pair<std::string, std::string>> values;
 
     bool operator==(const Classifier&) const = default;
 };
@@ -88,7 +91,8 @@ struct LabelSource {
     enum class Kind : uint8_t { Field, Constant, Outcome, Classified };
     Kind kind = Kind::Constant;
     int index = -1;        // Field: field index; Classified: classifier index
-    std::string constant;  // Constant
+    std::string constant;  // Constant; Field with has_default: the value when the field is absent
+    bool has_default = false;
 
     bool operator==(const LabelSource&) const = default;
 };
@@ -101,6 +105,7 @@ struct ValueSource {
     };
     Kind kind = Kind::One;
     int field = -1;
+    double factor = 1;  // Field, FieldOrCorrelated: the value is multiplied by it (0.001: ms to s)
 
     bool operator==(const ValueSource&) const = default;
 };

@@ -212,14 +212,28 @@ void Loader::load_entries(const YAML::Node& root) {
 }
 
 void Loader::load_classifiers(const YAML::Node& node) {
-    each_named(node, "classifier", {"field", "ranges", "otherwise", "missing"},
+    each_named(node, "classifier", {"field", "ranges", "map", "otherwise", "missing"},
                [&](const std::string& name, const YAML::Node&, const YAML::Node& spec) {
                    Classifier c;
-                   if (auto f = text(spec, "field")) c.field = field_index(spec["field"], *f, FieldType::Number);
+                   const YAML::Node map = spec["map"];
+                   const FieldType type = map ? FieldType::String : FieldType::Number;
+                   if (auto f = text(spec, "field")) c.field = field_index(spec["field"], *f, type);
                    const YAML::Node ranges = spec["ranges"];
-                   if (!ranges || !ranges.IsSequence())
-                       error(spec, fmt::format("classifier {} needs ranges: a list of from, to, value", name));
-                   else
+                   if (map && ranges) {
+                       error(spec, fmt::format("classifier {} has ranges (a number field) or a map (a string "
+                                               "field), not both",
+                                               name));
+                   } else if (map) {
+                       if (!map.IsMap() || map.size() == 0)
+                           error(map, "map must be a map of field values to label values");
+                       else
+                           for (const auto& kv : map)
+                               if (auto to = text(kv.second, std::string_view("a label value")))
+                                   c.values.emplace_back(kv.first.as<std::string>(), *to);
+                   } else if (!ranges || !ranges.IsSequence()) {
+                       error(spec,
+                             fmt::format("classifier {} needs ranges (a list of from, to, value) or a map", name));
+                   } else
                        for (const auto& r : ranges) {
                            if (!keys(r, "a range", {"from", "to", "value"})) continue;
                            const auto lo = number(r, "from");
@@ -237,20 +251,27 @@ void Loader::load_classifiers(const YAML::Node& node) {
 
 std::optional<LabelSource> Loader::label_source(const YAML::Node& node) {
     if (node.IsScalar()) {
-        if (node.as<std::string>() == "outcome") return LabelSource{LabelSource::Kind::Outcome, -1, {}};
+        if (node.as<std::string>() == "outcome") return LabelSource{LabelSource::Kind::Outcome, -1, {}, false};
         error(node, "a label's value is outcome, or one of {field: F}, {constant: C}, {classifier: N}");
         return std::nullopt;
     }
-    if (!keys(node, "a label's value", {"field", "constant", "classifier"})) return std::nullopt;
-    if (node.size() != 1) {
-        error(node, "a label's value is exactly one of field, constant or classifier");
+    if (!keys(node, "a label's value", {"field", "constant", "classifier", "default"})) return std::nullopt;
+    const YAML::Node dflt = node["default"];
+    if (node.size() != (dflt ? 2u : 1u) || (dflt && !node["field"])) {
+        error(node, "a label's value is exactly one of field (with an optional default), constant or classifier");
         return std::nullopt;
     }
     if (const YAML::Node f = node["field"]) {
         const auto s = text(f, std::string_view("field"));
-        return LabelSource{LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1, {}};
+        LabelSource l{LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1, {}, false};
+        if (dflt) {
+            l.constant = text(dflt, std::string_view("default")).value_or("");
+            l.has_default = true;
+        }
+        return l;
     }
-    if (node["constant"]) return LabelSource{LabelSource::Kind::Constant, -1, text(node, "constant").value_or("")};
+    if (node["constant"])
+        return LabelSource{LabelSource::Kind::Constant, -1, text(node, "constant").value_or(""), false};
     const YAML::Node c = node["classifier"];
     const auto s = text(c, std::string_view("classifier"));
     if (!s) return std::nullopt;
@@ -259,7 +280,7 @@ std::optional<LabelSource> Loader::label_source(const YAML::Node& node) {
         error(c, fmt::format("no classifier named {}", *s));
         return std::nullopt;
     }
-    return LabelSource{LabelSource::Kind::Classified, it->second, {}};
+    return LabelSource{LabelSource::Kind::Classified, it->second, {}, false};
 }
 
 std::vector<LabelSource> Loader::label_values(const YAML::Node& parent, const std::vector<std::string>& names,
@@ -362,9 +383,14 @@ void Loader::load_metric(const YAML::Node& node) {
                 else if (v.IsScalar()) {
                     if (v.as<std::string>() != "1")
                         error(v, "a constant value must be 1; a number from the entry is {field: F}");
-                } else if (keys(v, "a value", {"field", "else"})) {
+                } else if (keys(v, "a value", {"field", "else", "factor"})) {
                     const auto f = text(v, "field");
-                    r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1};
+                    r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1, 1};
+                    if (const YAML::Node factor = v["factor"]) {
+                        const auto x = number(factor, std::string_view("factor"));
+                        if (x && !(*x > 0)) error(factor, "factor must be above 0");
+                        r.value.factor = x.value_or(1);
+                    }
                     if (const YAML::Node e = v["else"]) {
                         if (text(e, std::string_view("else")).value_or("") != "since_start")
                             error(e, "else can only be since_start");

@@ -24,6 +24,11 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
 std::string_view Deriver::classify(const Classifier& c, const Event& ev) const {
     const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
     if (!v.present) return c.missing;
+    if (!c.values.empty()) {
+        for (const auto& [from, to] : c.values)
+            if (v.str == from) return to;
+        return c.otherwise;
+    }
     for (const auto& r : c.ranges)
         if (v.num >= r.low && v.num <= r.high) return r.value;
     return c.otherwise;
@@ -45,8 +50,12 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
                 break;
             case LabelSource::Kind::Field: {
                 const FieldValue& v = ev.fields[static_cast<size_t>(s.index)];
-                if (!v.present) return false;
-                labels_[i] = v.str;
+                if (v.present)
+                    labels_[i] = v.str;
+                else if (s.has_default)
+                    labels_[i] = s.constant;
+                else
+                    return false;
                 break;
             }
         }
@@ -74,8 +83,7 @@ uint64_t sample(std::string_view s) {
         b = y;
     } else if (n > 0) {
         a = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16 |
-            static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
-            static_cast<unsigned char>(p[n - 1]);
+            static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 | static_cast<unsigned char>(p[n - 1]);
     }
     return a ^ ((b << 29) | (b >> 35)) ^ (n * 0x9e3779b97f4a7c15ULL);
 }
@@ -231,9 +239,9 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
                     MetricStore::add(*s, 1);
                 }
             }
-            table_.insert({input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input,
-                           log_time},
-                          [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+            table_.insert(
+                {input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input, log_time},
+                [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
         }
     } else {
         CorrelationTable::Entry start;
@@ -275,6 +283,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
                 break;
             }
         }
+        if (rule.value.kind != ValueSource::Kind::One) value *= rule.value.factor;
         if (!resolve_labels(rule.labels, ev, kind)) continue;
         const int family = families_[static_cast<size_t>(cr.metric)];
         Series* s = series_for(family, *cr.cache);

@@ -34,8 +34,12 @@ std::optional<std::string> Mapping::validate() const {
                 return fmt::format("a condition of {} has no value to compare with", k.name);
         }
     }
-    for (const auto& c : classifiers)
-        if (!field_ok(c.field, FieldType::Number)) return std::string("a classifier needs a number field");
+    for (const auto& c : classifiers) {
+        if (!c.values.empty() && !c.ranges.empty())
+            return std::string("a classifier has ranges or a value map, not both");
+        if (!field_ok(c.field, c.values.empty() ? FieldType::Number : FieldType::String))
+            return std::string("a classifier by ranges needs a number field, one by a value map a string field");
+    }
 
     auto labels_ok = [&](const std::vector<LabelSource>& ls) -> std::optional<std::string> {
         for (const auto& l : ls) {

@@ -24,13 +24,13 @@ enum Field : int {
 enum Kind : int { kStart, kSucceeded, kFailed };
 
 LabelSource field_label(int f) {
-    return {LabelSource::Kind::Field, f, {}};
+    return {LabelSource::Kind::Field, f, {}, false};
 }
 LabelSource const_label(std::string v) {
-    return {LabelSource::Kind::Constant, -1, std::move(v)};
+    return {LabelSource::Kind::Constant, -1, std::move(v), false};
 }
 LabelSource outcome_label() {
-    return {LabelSource::Kind::Outcome, -1, {}};
+    return {LabelSource::Kind::Outcome, -1, {}, false};
 }
 
 // The executeParse mapping as it was compiled in before it became a file:
@@ -74,6 +74,7 @@ Mapping expected_executeparse() {
         },
         "OTHER",
         "INTERNAL",
+        {},
     }};
 
     const auto cap = field_label(kCapability);
@@ -85,26 +86,28 @@ Mapping expected_executeparse() {
          MetricType::Counter,
          {"capability", "operation", "status"},
          {},
-         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::One, -1}}}},
+         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::One, -1, 1}}}},
         {"openai_api_request_duration_ms",
          "Duration of OpenAI API requests in milliseconds",
          MetricType::Histogram,
          {"capability", "operation", "status"},
          {10, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
-         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::FieldOrCorrelated, kDuration}}}},
+         {{ends, {cap, op, outcome_label()}, {ValueSource::Kind::FieldOrCorrelated, kDuration, 1}}}},
         {"openai_api_tokens_total",
          "Total tokens used in OpenAI API requests",
          MetricType::Counter,
          {"capability", "operation", "type"},
          {},
-         {{kind_bit(kSucceeded), {cap, op, const_label("input")}, {ValueSource::Kind::Field, kTokensIn}},
-          {kind_bit(kSucceeded), {cap, op, const_label("output")}, {ValueSource::Kind::Field, kTokensOut}}}},
+         {{kind_bit(kSucceeded), {cap, op, const_label("input")}, {ValueSource::Kind::Field, kTokensIn, 1}},
+          {kind_bit(kSucceeded), {cap, op, const_label("output")}, {ValueSource::Kind::Field, kTokensOut, 1}}}},
         {"openai_api_request_errors_total",
          "Failed OpenAI API requests by cause",
          MetricType::Counter,
          {"capability", "operation", "error_type"},
          {},
-         {{kind_bit(kFailed), {cap, op, {LabelSource::Kind::Classified, 0, {}}}, {ValueSource::Kind::One, -1}}}},
+         {{kind_bit(kFailed),
+           {cap, op, {LabelSource::Kind::Classified, 0, {}, false}},
+           {ValueSource::Kind::One, -1, 1}}}},
         {"openai_api_requests_in_flight",
          "Requests whose start entry was read and whose end entry was not yet",
          MetricType::Gauge,
