@@ -12,6 +12,7 @@
 
 #include "common/choice.hpp"
 #include "common/duration.hpp"
+#include "common/metric_names.hpp"
 #include "config/mapping_loader.hpp"
 #include "decode/timestamp.hpp"
 #include "version.hpp"
@@ -357,10 +358,7 @@ std::optional<std::string> parse_constant_label(const std::string& arg, std::str
     if (eq == std::string::npos) return "not NAME=VALUE: " + arg;
     name = arg.substr(0, eq);
     value = arg.substr(eq + 1);
-    const auto is_start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-    bool ok = !name.empty() && is_start(name[0]);
-    for (char c : name) ok = ok && (is_start(c) || (c >= '0' && c <= '9'));
-    if (!ok) return "not a label name ([a-zA-Z_][a-zA-Z0-9_]*): " + name;
+    if (!valid_label_name(name)) return "not a label name ([a-zA-Z_][a-zA-Z0-9_]*): " + name;
     if (name.starts_with("__")) return "label names starting with __ are reserved: " + name;
     return std::nullopt;
 }

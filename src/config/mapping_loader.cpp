@@ -1,6 +1,7 @@
 // The YAML mapping loader: yaml-cpp's nodes, walked with their positions.
 #include "config/mapping_loader.hpp"
 
+#include "common/metric_names.hpp"
 #include "config/yaml_reader.hpp"
 
 #include <re2/re2.h>
@@ -21,30 +22,6 @@ namespace ailog {
 extern const char kBuiltinMappingYaml[];  // generated from examples/executeparse.yml
 
 namespace {
-
-bool valid_metric_name(std::string_view s) {
-    auto start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; };
-    if (s.empty() || !start(s[0])) return false;
-    return std::all_of(s.begin(), s.end(), [&](char c) { return start(c) || (c >= '0' && c <= '9'); });
-}
-
-bool valid_label_name(std::string_view s) {
-    auto start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-    if (s.empty() || !start(s[0])) return false;
-    return std::all_of(s.begin(), s.end(), [&](char c) { return start(c) || (c >= '0' && c <= '9'); });
-}
-
-std::vector<std::string> split_path(const std::string& s) {
-    std::vector<std::string> out;
-    size_t from = 0;
-    for (;;) {
-        const size_t dot = s.find('.', from);
-        out.push_back(s.substr(from, dot - from));
-        if (dot == std::string::npos) break;
-        from = dot + 1;
-    }
-    return out;
-}
 
 // Walks the document, collecting every mistake with its position.
 class Loader : public YamlReader {

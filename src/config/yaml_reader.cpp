@@ -7,6 +7,18 @@
 
 namespace ailog {
 
+std::vector<std::string> split_path(const std::string& s) {
+    std::vector<std::string> out;
+    size_t from = 0;
+    for (;;) {
+        const size_t dot = s.find('.', from);
+        out.push_back(s.substr(from, dot - from));
+        if (dot == std::string::npos) break;
+        from = dot + 1;
+    }
+    return out;
+}
+
 size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<size_t> row(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) row[j] = j;

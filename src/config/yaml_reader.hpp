@@ -52,6 +52,9 @@ private:
     std::vector<std::string> problems_;
 };
 
+// "result.usage.tokens" -> {"result", "usage", "tokens"}
+std::vector<std::string> split_path(const std::string& s);
+
 // The fewest single-character edits that turn `a` into `b`.
 size_t edit_distance(std::string_view a, std::string_view b);
 
