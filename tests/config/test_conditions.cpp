@@ -5,6 +5,7 @@
 
 #include "ailog/clock.hpp"
 #include "config/mapping_loader.hpp"
+#include "config/problems.hpp"
 #include "decode/line_decoder.hpp"
 #include "test_util.hpp"
 
@@ -89,14 +90,7 @@ TEST_CASE("entry kinds by conditions: equals, one of, prefix, an RE2 pattern, ex
 }
 
 TEST_CASE("a condition's mistakes are reported where they are") {
-    auto first_problem = [](const std::string& yaml) -> std::string {
-        try {
-            load_mapping(yaml, "t.yml");
-            return "";
-        } catch (const ConfigError& e) {
-            return e.problems().front();
-        }
-    };
+    using test::first_problem;
     const std::string head = "message: msg\nfields:\n  n: {path: n, type: number}\n  s: {path: s}\nentries:\n";
     CHECK(first_problem(head + "  a:\n    when:\n      - {field: s, matches: 'a(b'}\n") ==
           "t.yml:8:29: matches: missing ): a(b");

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "config/mapping_loader.hpp"
+#include "config/problems.hpp"
 
 using namespace ailog;
 
@@ -128,15 +129,7 @@ Mapping expected_executeparse() {
     return m;
 }
 
-// Loads `yaml` and returns its problems (none: it loaded).
-std::vector<std::string> problems_of(const std::string& yaml) {
-    try {
-        load_mapping(yaml, "t.yml");
-        return {};
-    } catch (const ConfigError& e) {
-        return e.problems();
-    }
-}
+using test::problems_of;
 
 const char* kMinimal = R"(message: msg
 entries:

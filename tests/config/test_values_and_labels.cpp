@@ -6,6 +6,7 @@
 #include "ailog/clock.hpp"
 #include "ailog/metric_store.hpp"
 #include "config/mapping_loader.hpp"
+#include "config/problems.hpp"
 #include "pipeline/pipeline.hpp"
 #include "test_util.hpp"
 
@@ -81,14 +82,7 @@ TEST_CASE("a value map, a label's default when its field is missing, and a value
 }
 
 TEST_CASE("the mistakes of maps, defaults and factors") {
-    auto first_problem = [](const std::string& yaml) -> std::string {
-        try {
-            load_mapping(yaml, "t.yml");
-            return "";
-        } catch (const ConfigError& e) {
-            return e.problems().front();
-        }
-    };
+    using test::first_problem;
     std::string bad = kMapping;
     bad.replace(bad.find("factor: 0.001"), 13, "factor: -1");
     CHECK(first_problem(bad) == "t.yml:28:36: factor must be above 0");
