@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "config/mapping_loader.hpp"
+#include <re2/re2.h>
+
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
+#include "config/mapping_loader.hpp"
 #include "pipeline/pipeline.hpp"
 #include "test_util.hpp"
 
@@ -83,8 +85,25 @@ std::vector<test::Padded> corpus(int calls, bool docker) {
     return lines;
 }
 
-long allocations_for(bool docker) {
-    const Mapping mapping = builtin_mapping();
+// The built-in mapping with each kind also told by conditions: an RE2
+// pattern on the message, a prefix, one of several values.
+Mapping with_conditions() {
+    Mapping m = builtin_mapping();
+    const int capability = 3;
+    REQUIRE(m.fields[capability].name == "capability");
+    for (auto& kind : m.kinds) {
+        Condition re{m.message_field, Condition::Op::Matches, {"^executeParse - [a-z]+"}, nullptr};
+        re.regex = std::make_shared<const re2::RE2>(re.values[0]);
+        kind.conditions.push_back(re);
+        kind.conditions.push_back({capability, Condition::Op::Prefix, {""}, nullptr});
+        kind.conditions.push_back({capability, Condition::Op::OneOf, {"parse-task", "summarize", "classify"}, nullptr});
+    }
+    REQUIRE_FALSE(m.validate());
+    return m;
+}
+
+// Allocations while the lines are read twice more, and the entries derived in all.
+std::pair<long, uint64_t> allocations_for(bool docker, const Mapping& mapping = builtin_mapping()) {
     MetricStore store;
     FixedClock clock;
     Pipeline pipeline(mapping, store, clock, PipelineOptions{});
@@ -100,17 +119,28 @@ long allocations_for(bool docker) {
     run();
     const long after = g_allocations.load();
     CHECK(pipeline.stats().lines == 3 * lines.size());
-    return after - before;
+    uint64_t entries = 0;
+    for (uint64_t n : pipeline.deriver().stats().entries) entries += n;
+    return {after - before, entries};
 }
 
 }  // namespace
 
 TEST_CASE("plain lines: no allocation per line once warm") {
-    CHECK(allocations_for(false) == 0);
+    CHECK(allocations_for(false).first == 0);
 }
 
 TEST_CASE("docker-wrapped lines: no allocation per line once warm") {
-    CHECK(allocations_for(true) == 0);
+    CHECK(allocations_for(true).first == 0);
+}
+
+TEST_CASE("a mapping with conditions (an RE2 pattern among them): no allocation per line once warm") {
+    const Mapping m = with_conditions();
+    const auto [allocations, entries] = allocations_for(false, m);
+    CHECK(allocations == 0);
+    // The conditions hold for every entry: as many as without them.
+    CHECK(entries > 0);
+    CHECK(entries == allocations_for(false).second);
 }
 
 TEST_CASE("the counter works") {
