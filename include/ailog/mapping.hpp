@@ -23,7 +23,19 @@ namespace ailog {
 enum class FieldType : uint8_t {
     String,     // a JSON string
     Number,     // a JSON number, integral or fractional
-    Timestamp,  // ISO 8601 string or epoch number (s, ms, us or ns by magnitude)
+    Timestamp,  // a time, in the field's TimeFormat
+    Level,      // a string, or pino's and bunyan's numbers (30: "info", 50: "error")
+};
+
+// How a Timestamp field is written.
+enum class TimeFormat : uint8_t {
+    Auto,     // RFC 3339 / ISO 8601 text, or an epoch number whose unit its size tells
+    Rfc3339,  // RFC 3339 / ISO 8601 text only
+    EpochS,   // an epoch number (or numeric text) in seconds
+    EpochMs,
+    EpochUs,
+    EpochNs,
+    Pattern,  // text in a strftime-style pattern (FieldSpec::time_pattern)
 };
 
 // One value extracted from an entry. `paths` are alternatives in priority
@@ -37,6 +49,9 @@ struct FieldSpec {
     uint32_t required_in = 0;
     // Numbers only: values below zero are rejected (reason invalid_value).
     bool non_negative = false;
+    // Timestamps only.
+    TimeFormat time_format = TimeFormat::Auto;
+    std::string time_pattern;
 
     bool operator==(const FieldSpec&) const = default;
 };

@@ -63,7 +63,7 @@ std::string describe(const Event& e, const Mapping& m) {
     for (size_t i = 0; i < m.fields.size(); ++i) {
         const auto& f = e.fields[i];
         if (!f.present || static_cast<int>(i) == m.message_field || static_cast<int>(i) == m.time_field) continue;
-        if (m.fields[i].type == FieldType::String)
+        if (m.fields[i].type == FieldType::String || m.fields[i].type == FieldType::Level)
             fields += fmt::format(" {}={:?}", m.fields[i].name, std::string(f.str));
         else if (m.fields[i].type == FieldType::Timestamp)
             fields += fmt::format(" {}={}", m.fields[i].name, iso_time(f.num));

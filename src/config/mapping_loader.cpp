@@ -1,8 +1,8 @@
 // The YAML mapping loader: yaml-cpp's nodes, walked with their positions.
 #include "config/mapping_loader.hpp"
 
-#include "common/metric_names.hpp"
-#include "config/yaml_reader.hpp"
+#include "common/time_pattern.hpp"
+#include "config/loader.hpp"
 
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
@@ -21,41 +21,12 @@ namespace ailog {
 
 extern const char kBuiltinMappingYaml[];  // generated from examples/executeparse.yml
 
-namespace {
-
-// Walks the document, collecting every mistake with its position.
-class Loader : public YamlReader {
-public:
-    using YamlReader::YamlReader;
-
-    Mapping load(const YAML::Node& root);
-
-private:
-    int field_index(const YAML::Node& at, const std::string& name, std::optional<FieldType> type);
-    int kind_index(const YAML::Node& at, const std::string& name);
-    uint32_t kinds_of(const YAML::Node& node, const char* what);
-    std::optional<LabelSource> label_source(const YAML::Node& node);
-    // The value of each of `names` under parent's key labels.
-    std::vector<LabelSource> label_values(const YAML::Node& parent, const std::vector<std::string>& names,
-                                          const char* what);
-    void load_fields(const YAML::Node& root);
-    void load_entries(const YAML::Node& root);
-    std::vector<Condition> conditions(const YAML::Node& node);
-    void load_classifiers(const YAML::Node& node);
-    void load_metric(const YAML::Node& node);
-    void load_correlation(const YAML::Node& node);
-    void load_summary(const YAML::Node& node);
-
-    Mapping m_;
-    std::map<std::string, int> classifier_names_;
-    std::vector<std::pair<YAML::Node, std::vector<std::string>>> required_;  // per field: kinds, resolved later
-};
-
-int Loader::field_index(const YAML::Node& at, const std::string& name, std::optional<FieldType> type) {
+int MappingLoader::field_index(const YAML::Node& at, const std::string& name, std::optional<FieldType> type) {
     for (size_t i = 0; i < m_.fields.size(); ++i) {
         if (m_.fields[i].name != name) continue;
-        if (type && m_.fields[i].type != *type) {
-            static constexpr const char* kTypes[] = {"string", "number", "timestamp"};
+        const FieldType t = m_.fields[i].type;
+        if (type && t != *type && !(t == FieldType::Level && *type == FieldType::String)) {
+            static constexpr const char* kTypes[] = {"string", "number", "timestamp", "level"};
             error(at, fmt::format("field {} is a {}; a {} is needed here", name,
                                   kTypes[static_cast<int>(m_.fields[i].type)], kTypes[static_cast<int>(*type)]));
         }
@@ -65,14 +36,14 @@ int Loader::field_index(const YAML::Node& at, const std::string& name, std::opti
     return -1;
 }
 
-int Loader::kind_index(const YAML::Node& at, const std::string& name) {
+int MappingLoader::kind_index(const YAML::Node& at, const std::string& name) {
     for (size_t i = 0; i < m_.kinds.size(); ++i)
         if (m_.kinds[i].name == name) return static_cast<int>(i);
     error(at, fmt::format("no entry kind named {}", name));
     return -1;
 }
 
-uint32_t Loader::kinds_of(const YAML::Node& node, const char* what) {
+uint32_t MappingLoader::kinds_of(const YAML::Node& node, const char* what) {
     uint32_t bits = 0;
     if (!node.IsSequence()) {
         error(node, fmt::format("{} must be a list of entry kinds", what));
@@ -84,50 +55,92 @@ uint32_t Loader::kinds_of(const YAML::Node& node, const char* what) {
     return bits;
 }
 
-void Loader::load_fields(const YAML::Node& root) {
+void MappingLoader::time_format(const YAML::Node& node, FieldSpec& f) {
+    const auto s = text(node, std::string_view("format")).value_or("");
+    static constexpr std::pair<std::string_view, TimeFormat> kFormats[] = {
+        {"auto", TimeFormat::Auto},        {"rfc3339", TimeFormat::Rfc3339},  {"epoch_s", TimeFormat::EpochS},
+        {"epoch_ms", TimeFormat::EpochMs}, {"epoch_us", TimeFormat::EpochUs}, {"epoch_ns", TimeFormat::EpochNs}};
+    for (const auto& [name, format] : kFormats)
+        if (s == name) {
+            f.time_format = format;
+            return;
+        }
+    if (s.find('%') == std::string::npos)
+        return error(node, fmt::format("format must be auto, rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a "
+                                       "strftime-style pattern such as %d/%b/%Y:%H:%M:%S %z, not {}",
+                                       s));
+    if (auto problem = check_time_pattern(s)) return error(node, fmt::format("format {}: {}", s, *problem));
+    f.time_format = TimeFormat::Pattern;
+    f.time_pattern = s;
+}
+
+void MappingLoader::load_fields(const YAML::Node& root) {
+    // message, time, level: a key, a list of keys, or {path, format}.
     auto candidates = [&](const char* key, FieldType type) {
         const YAML::Node n = root[key];
-        FieldSpec f{key, type, {}, 0, false};
+        FieldSpec f{key, type, {}, 0, false, TimeFormat::Auto, {}};
         if (!n) {
             if (type == FieldType::String)
                 error(root, fmt::format("{} is required: the keys that hold an entry's message", key));
             return -1;
         }
-        for (const auto& p : texts(n, key)) f.paths.push_back(split_path(p));
+        // yaml-cpp's Node::operator= writes through to the node: reset() rebinds.
+        YAML::Node paths;
+        paths.reset(n);
+        if (n.IsMap()) {
+            if (type == FieldType::Timestamp ? !keys(n, key, {"path", "format"}) : !keys(n, key, {"path"})) return -1;
+            if (!n["path"]) {
+                error(n, fmt::format("{} needs a path: a key or a list of keys", key));
+                return -1;
+            }
+            paths.reset(n["path"]);
+            if (n["format"]) time_format(n["format"], f);
+        }
+        for (const auto& p : texts(paths, key)) f.paths.push_back(split_path(p));
         m_.fields.push_back(std::move(f));
         return static_cast<int>(m_.fields.size() - 1);
     };
     m_.message_field = candidates("message", FieldType::String);
     m_.time_field = candidates("time", FieldType::Timestamp);
+    candidates("level", FieldType::Level);
 
-    each_named(root["fields"], "field", {"path", "type", "required", "non_negative"},
-               [&](const std::string& name, const YAML::Node& at, const YAML::Node& spec) {
-                   for (const auto& f : m_.fields)
-                       if (f.name == name) error(at, fmt::format("field {} is declared twice", name));
-                   FieldSpec f{name, FieldType::String, {}, 0, false};
-                   if (!spec["path"])
-                       error(spec, fmt::format("field {} has no path", name));
-                   else
-                       for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
-                   if (const YAML::Node t = spec["type"]) {
-                       const auto s = text(t, std::string_view("type")).value_or("");
-                       if (s == "string")
-                           f.type = FieldType::String;
-                       else if (s == "number")
-                           f.type = FieldType::Number;
-                       else if (s == "timestamp")
-                           f.type = FieldType::Timestamp;
-                       else
-                           error(t, fmt::format("type must be string, number or timestamp, not {}", s));
-                   }
-                   if (const YAML::Node nn = spec["non_negative"])
-                       f.non_negative = boolean(nn, "non_negative").value_or(false);
-                   required_.emplace_back(spec["required"], std::vector<std::string>{});
-                   m_.fields.push_back(std::move(f));
-               });
+    each_named(
+        root["fields"], "field", {"path", "type", "required", "non_negative", "format"},
+        [&](const std::string& name, const YAML::Node& at, const YAML::Node& spec) {
+            for (const auto& f : m_.fields)
+                if (f.name == name) error(at, fmt::format("field {} is declared twice", name));
+            FieldSpec f{name, FieldType::String, {}, 0, false, TimeFormat::Auto, {}};
+            if (!spec["path"])
+                error(spec, fmt::format("field {} has no path", name));
+            else
+                for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
+            if (const YAML::Node t = spec["type"]) {
+                static constexpr std::pair<std::string_view, FieldType> kTypes[] = {{"string", FieldType::String},
+                                                                                    {"number", FieldType::Number},
+                                                                                    {"timestamp", FieldType::Timestamp},
+                                                                                    {"level", FieldType::Level}};
+                const auto s = text(t, std::string_view("type")).value_or("");
+                const auto it =
+                    std::find_if(std::begin(kTypes), std::end(kTypes), [&](const auto& kv) { return kv.first == s; });
+                if (it == std::end(kTypes))
+                    error(t, fmt::format("type must be string, number, timestamp or level, not {}", s));
+                else
+                    f.type = it->second;
+            }
+            if (const YAML::Node fm = spec["format"]) {
+                if (f.type != FieldType::Timestamp)
+                    error(fm, "only a timestamp field has a format");
+                else
+                    time_format(fm, f);
+            }
+            if (const YAML::Node nn = spec["non_negative"])
+                f.non_negative = boolean(nn, "non_negative").value_or(false);
+            required_.emplace_back(spec["required"], std::vector<std::string>{});
+            m_.fields.push_back(std::move(f));
+        });
 }
 
-std::vector<Condition> Loader::conditions(const YAML::Node& node) {
+std::vector<Condition> MappingLoader::conditions(const YAML::Node& node) {
     std::vector<Condition> out;
     if (!node.IsSequence() || node.size() == 0) {
         error(node, "when must be a list of conditions such as {field: level, equals: error}");
@@ -168,7 +181,7 @@ std::vector<Condition> Loader::conditions(const YAML::Node& node) {
     return out;
 }
 
-void Loader::load_entries(const YAML::Node& root) {
+void MappingLoader::load_entries(const YAML::Node& root) {
     const YAML::Node node = root["entries"];
     if (!node) return error(root, "entries is required: the kinds of entry and their messages");
     each_named(node, "entry", {"message", "role", "outcome", "when"},
@@ -188,7 +201,7 @@ void Loader::load_entries(const YAML::Node& root) {
                });
 }
 
-void Loader::load_classifiers(const YAML::Node& node) {
+void MappingLoader::load_classifiers(const YAML::Node& node) {
     each_named(node, "classifier", {"field", "ranges", "map", "otherwise", "missing"},
                [&](const std::string& name, const YAML::Node&, const YAML::Node& spec) {
                    Classifier c;
@@ -226,211 +239,13 @@ void Loader::load_classifiers(const YAML::Node& node) {
                });
 }
 
-std::optional<LabelSource> Loader::label_source(const YAML::Node& node) {
-    if (node.IsScalar()) {
-        if (node.as<std::string>() == "outcome") return LabelSource{LabelSource::Kind::Outcome, -1, {}, false};
-        error(node, "a label's value is outcome, or one of {field: F}, {constant: C}, {classifier: N}");
-        return std::nullopt;
-    }
-    if (!keys(node, "a label's value", {"field", "constant", "classifier", "default"})) return std::nullopt;
-    const YAML::Node dflt = node["default"];
-    if (node.size() != (dflt ? 2u : 1u) || (dflt && !node["field"])) {
-        error(node, "a label's value is exactly one of field (with an optional default), constant or classifier");
-        return std::nullopt;
-    }
-    if (const YAML::Node f = node["field"]) {
-        const auto s = text(f, std::string_view("field"));
-        LabelSource l{LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1, {}, false};
-        if (dflt) {
-            l.constant = text(dflt, std::string_view("default")).value_or("");
-            l.has_default = true;
-        }
-        return l;
-    }
-    if (node["constant"])
-        return LabelSource{LabelSource::Kind::Constant, -1, text(node, "constant").value_or(""), false};
-    const YAML::Node c = node["classifier"];
-    const auto s = text(c, std::string_view("classifier"));
-    if (!s) return std::nullopt;
-    const auto it = classifier_names_.find(*s);
-    if (it == classifier_names_.end()) {
-        error(c, fmt::format("no classifier named {}", *s));
-        return std::nullopt;
-    }
-    return LabelSource{LabelSource::Kind::Classified, it->second, {}, false};
-}
-
-std::vector<LabelSource> Loader::label_values(const YAML::Node& parent, const std::vector<std::string>& names,
-                                              const char* what) {
-    std::vector<LabelSource> out(names.size());
-    const YAML::Node node = parent["labels"];
-    if (names.empty() && !node) return out;
-    if (!node || !node.IsMap()) {
-        error(node ? node : parent,
-              fmt::format("{} must give a value for each label: {}", what, fmt::join(names, ", ")));
-        return out;
-    }
-    std::vector<bool> given(names.size(), false);
-    for (const auto& kv : node) {
-        const std::string label = kv.first.as<std::string>();
-        const auto it = std::find(names.begin(), names.end(), label);
-        if (it == names.end()) {
-            error(kv.first, fmt::format("{} is not a label of this metric ({})", label, fmt::join(names, ", ")));
-            continue;
-        }
-        const size_t i = static_cast<size_t>(it - names.begin());
-        given[i] = true;
-        if (auto src = label_source(kv.second)) out[i] = *src;
-    }
-    for (size_t i = 0; i < names.size(); ++i)
-        if (!given[i]) error(node, fmt::format("{} gives no value for label {}", what, names[i]));
-    return out;
-}
-
-void Loader::load_metric(const YAML::Node& node) {
-    if (!keys(node, "a metric", {"name", "help", "type", "labels", "buckets", "updates"})) return;
-    MetricSpec spec;
-    const auto name = text(node, "name");
-    if (!name) return;
-    spec.name = *name;
-    const YAML::Node name_node = node["name"];
-    if (!valid_metric_name(spec.name))
-        error(name_node, fmt::format("{} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", spec.name));
-    for (const auto& other : m_.metrics)
-        if (other.name == spec.name) error(name_node, fmt::format("metric {} is declared twice", spec.name));
-    spec.help = text(node, "help", false).value_or("");
-    const auto type = text(node, "type").value_or("");
-    if (type == "counter")
-        spec.type = MetricType::Counter;
-    else if (type == "gauge")
-        spec.type = MetricType::Gauge;
-    else if (type == "histogram")
-        spec.type = MetricType::Histogram;
-    else if (!type.empty())
-        error(node["type"], fmt::format("a metric's type is counter, gauge or histogram, not {}", type));
-    if (spec.type == MetricType::Counter && !spec.name.ends_with("_total"))
-        error(name_node, fmt::format("counter {} must end in _total", spec.name));
-    if (const YAML::Node labels = node["labels"]) {
-        if (!labels.IsSequence())
-            error(labels, "labels must be a list of label names");
-        else
-            for (const auto& l : labels) {
-                const auto s = text(l, std::string_view("a label name")).value_or("");
-                if (!valid_label_name(s))
-                    error(l, fmt::format("{} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", s));
-                else if (s.starts_with("__"))
-                    error(l, fmt::format("label names starting with __ are reserved: {}", s));
-                else if (s == "le" && spec.type == MetricType::Histogram)
-                    error(l, "a histogram cannot have a label named le");
-                else if (std::find(spec.label_names.begin(), spec.label_names.end(), s) != spec.label_names.end())
-                    error(l, fmt::format("label {} is listed twice", s));
-                spec.label_names.push_back(s);
-            }
-    }
-    if (const YAML::Node b = node["buckets"]) {
-        if (spec.type != MetricType::Histogram) error(b, "only histograms have buckets");
-        if (!b.IsSequence() || b.size() == 0)
-            error(b, "buckets must be a list of upper bounds");
-        else
-            for (const auto& v : b) {
-                const auto x = number(v, std::string_view("a bucket"));
-                if (!x) continue;
-                if (!spec.buckets.empty() && !(spec.buckets.back() < *x))
-                    error(v, "buckets must be strictly increasing");
-                spec.buckets.push_back(*x);
-            }
-    } else if (spec.type == MetricType::Histogram) {
-        error(node, fmt::format("histogram {} has no buckets", spec.name));
-    }
-    if (const YAML::Node updates = node["updates"]) {
-        if (!updates.IsSequence())
-            error(updates, "updates must be a list");
-        else
-            for (const auto& u : updates) {
-                if (!keys(u, "an update", {"entries", "labels", "value"})) continue;
-                Rule r;
-                if (!u["entries"])
-                    error(u, "an update needs entries: the entry kinds that make it");
-                else
-                    r.entries = kinds_of(u["entries"], "entries");
-                r.labels = label_values(u, spec.label_names, "an update's labels");
-                const YAML::Node v = u["value"];
-                if (!v)
-                    error(u, "an update needs a value: 1, or {field: F}");
-                else if (v.IsScalar()) {
-                    if (v.as<std::string>() != "1")
-                        error(v, "a constant value must be 1; a number from the entry is {field: F}");
-                } else if (keys(v, "a value", {"field", "else", "factor"})) {
-                    const auto f = text(v, "field");
-                    r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1, 1};
-                    if (const YAML::Node factor = v["factor"]) {
-                        const auto x = number(factor, std::string_view("factor"));
-                        if (x && !(*x > 0)) error(factor, "factor must be above 0");
-                        r.value.factor = x.value_or(1);
-                    }
-                    if (const YAML::Node e = v["else"]) {
-                        if (text(e, std::string_view("else")).value_or("") != "since_start")
-                            error(e, "else can only be since_start");
-                        else
-                            r.value.kind = ValueSource::Kind::FieldOrCorrelated;
-                    }
-                }
-                spec.rules.push_back(std::move(r));
-            }
-    }
-    m_.metrics.push_back(std::move(spec));
-}
-
-void Loader::load_correlation(const YAML::Node& node) {
-    if (!node) return;
-    if (!keys(node, "correlation", {"key", "in_flight"})) return;
-    if (auto k = text(node, "key")) m_.correlation.key_field = field_index(node["key"], *k, FieldType::String);
-    const YAML::Node g = node["in_flight"];
-    if (!g || !keys(g, "in_flight", {"metric", "labels"})) return;
-    const auto name = text(g, "metric");
-    if (!name) return;
-    for (size_t i = 0; i < m_.metrics.size(); ++i) {
-        if (m_.metrics[i].name != *name) continue;
-        if (m_.metrics[i].type != MetricType::Gauge)
-            error(g["metric"], fmt::format("in-flight metric {} must be a gauge", *name));
-        m_.correlation.in_flight_metric = static_cast<int>(i);
-        m_.correlation.in_flight_labels = label_values(g, m_.metrics[i].label_names, "in_flight's labels");
-        return;
-    }
-    error(g["metric"], fmt::format("no metric named {}", *name));
-}
-
-void Loader::load_summary(const YAML::Node& node) {
-    if (!node) return;
-    if (!keys(node, "summary", {"requests", "durations", "tokens"})) return;
-    SummarySpec& s = m_.summary;
-    auto get = [&](const YAML::Node& n, const char* key) { return text(n, key, false).value_or(""); };
-    if (const YAML::Node r = node["requests"];
-        r && keys(r, "summary.requests", {"metric", "outcome_label", "success"})) {
-        s.requests_metric = get(r, "metric");
-        s.outcome_label = get(r, "outcome_label");
-        s.success_value = get(r, "success");
-    }
-    if (const YAML::Node d = node["durations"]; d && keys(d, "summary.durations", {"metric", "unit"})) {
-        s.duration_metric = get(d, "metric");
-        s.duration_unit = get(d, "unit");
-    }
-    if (const YAML::Node t = node["tokens"];
-        t && keys(t, "summary.tokens", {"metric", "type_label", "input", "output"})) {
-        s.tokens_metric = get(t, "metric");
-        s.tokens_type_label = get(t, "type_label");
-        s.tokens_in_value = get(t, "input");
-        s.tokens_out_value = get(t, "output");
-    }
-}
-
-Mapping Loader::load(const YAML::Node& root) {
+Mapping MappingLoader::load(const YAML::Node& root) {
     if (!root.IsMap()) {
         error(root, "a mapping file is a map (message, time, fields, entries, metrics, ...)");
         return m_;
     }
     keys(root, "the mapping",
-         {"message", "time", "fields", "entries", "classifiers", "metrics", "correlation", "summary"});
+         {"message", "time", "level", "fields", "entries", "classifiers", "metrics", "correlation", "summary"});
     load_fields(root);
     load_entries(root);
     // A field's required kinds are entry kinds: known only now.
@@ -451,14 +266,12 @@ Mapping Loader::load(const YAML::Node& root) {
     return m_;
 }
 
-}  // namespace
-
 ConfigError::ConfigError(std::vector<std::string> problems)
     : std::runtime_error(problems.empty() ? std::string("invalid mapping") : problems.front()),
       problems_(std::move(problems)) {}
 
 Mapping load_mapping(std::string_view yaml, const std::string& file_name) {
-    Loader loader(file_name);
+    MappingLoader loader(file_name);
     YAML::Node root;
     try {
         root = YAML::Load(std::string(yaml));

@@ -14,6 +14,18 @@ namespace ailog {
 using simdjson::error_code;
 namespace od = simdjson::ondemand;
 
+namespace {
+
+// pino's and bunyan's numeric levels by name; "" for other numbers.
+std::string_view level_name(double level) {
+    static constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+    const double step = level / 10;
+    if (step >= 1 && step <= 6 && step == static_cast<int>(step)) return kNames[static_cast<int>(step) - 1];
+    return {};
+}
+
+}  // namespace
+
 JsonDecoder::JsonDecoder(const Mapping& mapping, std::shared_ptr<const TimeZone> zone)
     : mapping_(mapping), used_in_(mapping.fields.size(), 0), local_time_(std::move(zone)) {
     nodes_.push_back(Node{});  // root
@@ -114,16 +126,34 @@ error_code JsonDecoder::read_leaf(od::value& v, const Node& leaf) {
             out.num = d;
             break;
         }
+        case FieldType::Level: {
+            if (t == od::json_type::string) {
+                if (auto e = v.get_string().get(out.str)) return e;
+                break;
+            }
+            double d;
+            if (t != od::json_type::number || v.get_double().get(d) || (out.str = level_name(d)).empty()) {
+                wrong_type_ |= 1u << f;
+                return simdjson::SUCCESS;
+            }
+            break;
+        }
         case FieldType::Timestamp: {
             ParsedTime parsed;
-            if (t == od::json_type::number) {
+            const TimeFormat format = spec.time_format;
+            if (t == od::json_type::number && format != TimeFormat::Rfc3339 && format != TimeFormat::Pattern) {
                 double d;
                 if (auto e = v.get_double().get(d)) return e;
-                parsed = epoch_time(d);
+                parsed = epoch_time(d, format);
             } else if (t == od::json_type::string) {
                 std::string_view sv;
                 if (auto e = v.get_string().get(sv)) return e;
-                parsed = parse_iso8601(sv, &local_time_);
+                if (format == TimeFormat::Auto || format == TimeFormat::Rfc3339)
+                    parsed = parse_iso8601(sv, &local_time_);
+                else if (format == TimeFormat::Pattern)
+                    parsed = parse_time_pattern(sv, spec.time_pattern, &local_time_);
+                else
+                    parsed = epoch_text(sv, format);
             } else {
                 wrong_type_ |= 1u << f;
                 return simdjson::SUCCESS;

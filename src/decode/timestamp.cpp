@@ -1,9 +1,12 @@
 // ISO 8601 and epoch timestamps to milliseconds since the Unix epoch.
 #include "decode/timestamp.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <string>
 
+#include "common/time_pattern.hpp"
 #include "decode/timezone.hpp"
 
 namespace ailog {
@@ -113,8 +116,9 @@ ParsedTime parse_iso8601(std::string_view s, LocalTimeConverter* local) {
     if (!zoned && local != nullptr) secs = local->to_utc(wall, fold_s);
     // Integral milliseconds first, so whole-ms timestamps stay exact.
     const int64_t whole_ms = secs * 1000 + static_cast<int64_t>(fraction_ms);
-    return checked(static_cast<double>(whole_ms) + (fraction_ms - static_cast<double>(static_cast<int64_t>(fraction_ms))),
-                   fold_s * 1000);
+    return checked(
+        static_cast<double>(whole_ms) + (fraction_ms - static_cast<double>(static_cast<int64_t>(fraction_ms))),
+        fold_s * 1000);
 }
 
 std::optional<double> parse_iso8601_ms(std::string_view s) {
@@ -136,6 +140,41 @@ ParsedTime epoch_time(double v) {
     else
         ms = v / 1e6;  // nanoseconds
     return checked(ms);
+}
+
+ParsedTime epoch_time(double v, TimeFormat unit) {
+    switch (unit) {
+        case TimeFormat::EpochS:
+            return std::isfinite(v) ? checked(v * 1000.0) : invalid(TimeError::OutOfRange);
+        case TimeFormat::EpochMs:
+            return std::isfinite(v) ? checked(v) : invalid(TimeError::OutOfRange);
+        case TimeFormat::EpochUs:
+            return std::isfinite(v) ? checked(v / 1000.0) : invalid(TimeError::OutOfRange);
+        case TimeFormat::EpochNs:
+            return std::isfinite(v) ? checked(v / 1e6) : invalid(TimeError::OutOfRange);
+        default:
+            return epoch_time(v);
+    }
+}
+
+ParsedTime epoch_text(std::string_view s, TimeFormat unit) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return invalid(TimeError::Malformed);
+    return epoch_time(v, unit);
+}
+
+ParsedTime parse_time_pattern(std::string_view s, std::string_view pattern, LocalTimeConverter* local) {
+    const auto w = read_time_pattern(s, pattern);
+    if (!w) return invalid(TimeError::Malformed);
+    if (w->epoch) return checked(static_cast<double>(w->seconds) * 1000.0 + w->fraction_ms);
+    int64_t secs = w->seconds - w->offset_min * 60;
+    int32_t fold_s = 0;
+    if (!w->zoned && local != nullptr) secs = local->to_utc(w->seconds, fold_s);
+    const int64_t whole_ms = secs * 1000 + static_cast<int64_t>(w->fraction_ms);
+    return checked(
+        static_cast<double>(whole_ms) + (w->fraction_ms - static_cast<double>(static_cast<int64_t>(w->fraction_ms))),
+        fold_s * 1000);
 }
 
 }  // namespace ailog

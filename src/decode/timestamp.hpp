@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
+#include "ailog/mapping.hpp"
 #include "ailog/time_error.hpp"
 
 namespace ailog {
@@ -38,6 +40,15 @@ std::optional<double> parse_iso8601_ms(std::string_view s);
 // apart by magnitude (valid for dates from 1973 to 2286); invalid when not
 // finite or outside the valid range.
 ParsedTime epoch_time(double v);
+
+// An epoch number in the given unit (EpochS … EpochNs; Auto: by magnitude).
+ParsedTime epoch_time(double v, TimeFormat unit);
+// Numeric text ("1717243200.5") in the given unit.
+ParsedTime epoch_text(std::string_view s, TimeFormat unit);
+
+// Text in a strftime-style pattern (common/time_pattern.hpp); without %z or
+// %s the time is local time of `local`'s zone (UTC when null).
+ParsedTime parse_time_pattern(std::string_view s, std::string_view pattern, LocalTimeConverter* local);
 
 // Picks the occurrence of an ambiguous local time nearest to the previous
 // entry of the same input (`previous_ms`, 0 when none: the first occurrence).

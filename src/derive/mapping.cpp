@@ -8,7 +8,11 @@ namespace ailog {
 std::optional<std::string> Mapping::validate() const {
     const int nfields = static_cast<int>(fields.size());
     const int nkinds = static_cast<int>(kinds.size());
-    auto field_ok = [&](int f, FieldType t) { return f >= 0 && f < nfields && fields[f].type == t; };
+    auto field_ok = [&](int f, FieldType t) {
+        // A level is text too.
+        return f >= 0 && f < nfields &&
+               (fields[f].type == t || (t == FieldType::String && fields[f].type == FieldType::Level));
+    };
 
     if (nfields > 24) return fmt::format("{} fields, at most 24 are supported", nfields);
     if (nkinds == 0 || nkinds > 32) return std::string("between 1 and 32 entry kinds are required");
@@ -17,6 +21,8 @@ std::optional<std::string> Mapping::validate() const {
         return std::string("time field must be a timestamp field");
     for (const auto& f : fields) {
         if (f.paths.empty()) return fmt::format("field {} has no path", f.name);
+        if ((f.time_format == TimeFormat::Pattern) != !f.time_pattern.empty())
+            return fmt::format("field {} has a time pattern without the pattern format, or the reverse", f.name);
         for (const auto& p : f.paths)
             if (p.empty()) return fmt::format("field {} has an empty path", f.name);
     }
@@ -26,7 +32,7 @@ std::optional<std::string> Mapping::validate() const {
         for (const auto& c : k.conditions) {
             if (c.field < 0 || c.field >= nfields)
                 return fmt::format("a condition of {} names a missing field", k.name);
-            if (c.op != Condition::Op::Exists && fields[c.field].type != FieldType::String)
+            if (c.op != Condition::Op::Exists && !field_ok(c.field, FieldType::String))
                 return fmt::format("a condition of {} compares a field that is not a string field", k.name);
             if (c.op == Condition::Op::Matches && c.regex == nullptr)
                 return fmt::format("a condition of {} has no compiled pattern", k.name);

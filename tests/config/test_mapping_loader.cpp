@@ -42,15 +42,15 @@ Mapping expected_executeparse() {
     const uint32_t all = kind_bit(kStart) | ends;
 
     m.fields = {
-        {"message", FieldType::String, {{"message"}, {"msg"}}, 0, false},
-        {"time", FieldType::Timestamp, {{"timestamp"}, {"time"}}, 0, false},
-        {"requestId", FieldType::String, {{"requestId"}}, 0, false},
-        {"capability", FieldType::String, {{"capability"}}, all, false},
-        {"operation", FieldType::String, {{"operation"}}, all, false},
-        {"durationMs", FieldType::Number, {{"result", "durationMs"}}, 0, true},
-        {"tokens.input", FieldType::Number, {{"result", "usage", "tokens", "input"}}, 0, true},
-        {"tokens.output", FieldType::Number, {{"result", "usage", "tokens", "output"}}, 0, true},
-        {"openaiErrorStatusCode", FieldType::Number, {{"openaiErrorStatusCode"}}, 0, false},
+        {"message", FieldType::String, {{"message"}, {"msg"}}, 0, false, TimeFormat::Auto, {}},
+        {"time", FieldType::Timestamp, {{"timestamp"}, {"time"}}, 0, false, TimeFormat::Auto, {}},
+        {"requestId", FieldType::String, {{"requestId"}}, 0, false, TimeFormat::Auto, {}},
+        {"capability", FieldType::String, {{"capability"}}, all, false, TimeFormat::Auto, {}},
+        {"operation", FieldType::String, {{"operation"}}, all, false, TimeFormat::Auto, {}},
+        {"durationMs", FieldType::Number, {{"result", "durationMs"}}, 0, true, TimeFormat::Auto, {}},
+        {"tokens.input", FieldType::Number, {{"result", "usage", "tokens", "input"}}, 0, true, TimeFormat::Auto, {}},
+        {"tokens.output", FieldType::Number, {{"result", "usage", "tokens", "output"}}, 0, true, TimeFormat::Auto, {}},
+        {"openaiErrorStatusCode", FieldType::Number, {{"openaiErrorStatusCode"}}, 0, false, TimeFormat::Auto, {}},
     };
     m.message_field = kMessage;
     m.time_field = kTime;
@@ -202,7 +202,7 @@ TEST_CASE("every mistake is reported with its line and column, naming the key") 
         {"message: msg\nentries:\n  a: {message: x, role: begin}\n",
          "t.yml:3:25: role must be start or end, not begin"},
         {"message: msg\nentries:\n  a: {message: x}\nfields:\n  n: {path: n, type: int}\n",
-         "t.yml:5:22: type must be string, number or timestamp, not int"},
+         "t.yml:5:22: type must be string, number, timestamp or level, not int"},
         {"message: msg\nentries:\n  a: {message: x}\nmetrics:\n  - {name: 9lives_total, type: counter}\n",
          "t.yml:5:12: 9lives_total is not a valid metric name"},
         {"message: msg\nentries:\n  a: {message: x}\nmetrics:\n  - {name: jobs, type: counter}\n",

@@ -1,0 +1,213 @@
+// The metrics of a mapping file: names, labels, updates, correlation, summary.
+#include "common/metric_names.hpp"
+#include "config/loader.hpp"
+
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace ailog {
+
+std::optional<LabelSource> MappingLoader::label_source(const YAML::Node& node) {
+    if (node.IsScalar()) {
+        if (node.as<std::string>() == "outcome") return LabelSource{LabelSource::Kind::Outcome, -1, {}, false};
+        error(node, "a label's value is outcome, or one of {field: F}, {constant: C}, {classifier: N}");
+        return std::nullopt;
+    }
+    if (!keys(node, "a label's value", {"field", "constant", "classifier", "default"})) return std::nullopt;
+    const YAML::Node dflt = node["default"];
+    if (node.size() != (dflt ? 2u : 1u) || (dflt && !node["field"])) {
+        error(node, "a label's value is exactly one of field (with an optional default), constant or classifier");
+        return std::nullopt;
+    }
+    if (const YAML::Node f = node["field"]) {
+        const auto s = text(f, std::string_view("field"));
+        LabelSource l{LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1, {}, false};
+        if (dflt) {
+            l.constant = text(dflt, std::string_view("default")).value_or("");
+            l.has_default = true;
+        }
+        return l;
+    }
+    if (node["constant"])
+        return LabelSource{LabelSource::Kind::Constant, -1, text(node, "constant").value_or(""), false};
+    const YAML::Node c = node["classifier"];
+    const auto s = text(c, std::string_view("classifier"));
+    if (!s) return std::nullopt;
+    const auto it = classifier_names_.find(*s);
+    if (it == classifier_names_.end()) {
+        error(c, fmt::format("no classifier named {}", *s));
+        return std::nullopt;
+    }
+    return LabelSource{LabelSource::Kind::Classified, it->second, {}, false};
+}
+
+std::vector<LabelSource> MappingLoader::label_values(const YAML::Node& parent, const std::vector<std::string>& names,
+                                                     const char* what) {
+    std::vector<LabelSource> out(names.size());
+    const YAML::Node node = parent["labels"];
+    if (names.empty() && !node) return out;
+    if (!node || !node.IsMap()) {
+        error(node ? node : parent,
+              fmt::format("{} must give a value for each label: {}", what, fmt::join(names, ", ")));
+        return out;
+    }
+    std::vector<bool> given(names.size(), false);
+    for (const auto& kv : node) {
+        const std::string label = kv.first.as<std::string>();
+        const auto it = std::find(names.begin(), names.end(), label);
+        if (it == names.end()) {
+            error(kv.first, fmt::format("{} is not a label of this metric ({})", label, fmt::join(names, ", ")));
+            continue;
+        }
+        const size_t i = static_cast<size_t>(it - names.begin());
+        given[i] = true;
+        if (auto src = label_source(kv.second)) out[i] = *src;
+    }
+    for (size_t i = 0; i < names.size(); ++i)
+        if (!given[i]) error(node, fmt::format("{} gives no value for label {}", what, names[i]));
+    return out;
+}
+
+void MappingLoader::load_metric(const YAML::Node& node) {
+    if (!keys(node, "a metric", {"name", "help", "type", "labels", "buckets", "updates"})) return;
+    MetricSpec spec;
+    const auto name = text(node, "name");
+    if (!name) return;
+    spec.name = *name;
+    const YAML::Node name_node = node["name"];
+    if (!valid_metric_name(spec.name))
+        error(name_node, fmt::format("{} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", spec.name));
+    for (const auto& other : m_.metrics)
+        if (other.name == spec.name) error(name_node, fmt::format("metric {} is declared twice", spec.name));
+    spec.help = text(node, "help", false).value_or("");
+    const auto type = text(node, "type").value_or("");
+    if (type == "counter")
+        spec.type = MetricType::Counter;
+    else if (type == "gauge")
+        spec.type = MetricType::Gauge;
+    else if (type == "histogram")
+        spec.type = MetricType::Histogram;
+    else if (!type.empty())
+        error(node["type"], fmt::format("a metric's type is counter, gauge or histogram, not {}", type));
+    if (spec.type == MetricType::Counter && !spec.name.ends_with("_total"))
+        error(name_node, fmt::format("counter {} must end in _total", spec.name));
+    if (const YAML::Node labels = node["labels"]) {
+        if (!labels.IsSequence())
+            error(labels, "labels must be a list of label names");
+        else
+            for (const auto& l : labels) {
+                const auto s = text(l, std::string_view("a label name")).value_or("");
+                if (!valid_label_name(s))
+                    error(l, fmt::format("{} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", s));
+                else if (s.starts_with("__"))
+                    error(l, fmt::format("label names starting with __ are reserved: {}", s));
+                else if (s == "le" && spec.type == MetricType::Histogram)
+                    error(l, "a histogram cannot have a label named le");
+                else if (std::find(spec.label_names.begin(), spec.label_names.end(), s) != spec.label_names.end())
+                    error(l, fmt::format("label {} is listed twice", s));
+                spec.label_names.push_back(s);
+            }
+    }
+    if (const YAML::Node b = node["buckets"]) {
+        if (spec.type != MetricType::Histogram) error(b, "only histograms have buckets");
+        if (!b.IsSequence() || b.size() == 0)
+            error(b, "buckets must be a list of upper bounds");
+        else
+            for (const auto& v : b) {
+                const auto x = number(v, std::string_view("a bucket"));
+                if (!x) continue;
+                if (!spec.buckets.empty() && !(spec.buckets.back() < *x))
+                    error(v, "buckets must be strictly increasing");
+                spec.buckets.push_back(*x);
+            }
+    } else if (spec.type == MetricType::Histogram) {
+        error(node, fmt::format("histogram {} has no buckets", spec.name));
+    }
+    if (const YAML::Node updates = node["updates"]) {
+        if (!updates.IsSequence())
+            error(updates, "updates must be a list");
+        else
+            for (const auto& u : updates) {
+                if (!keys(u, "an update", {"entries", "labels", "value"})) continue;
+                Rule r;
+                if (!u["entries"])
+                    error(u, "an update needs entries: the entry kinds that make it");
+                else
+                    r.entries = kinds_of(u["entries"], "entries");
+                r.labels = label_values(u, spec.label_names, "an update's labels");
+                const YAML::Node v = u["value"];
+                if (!v)
+                    error(u, "an update needs a value: 1, or {field: F}");
+                else if (v.IsScalar()) {
+                    if (v.as<std::string>() != "1")
+                        error(v, "a constant value must be 1; a number from the entry is {field: F}");
+                } else if (keys(v, "a value", {"field", "else", "factor"})) {
+                    const auto f = text(v, "field");
+                    r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1, 1};
+                    if (const YAML::Node factor = v["factor"]) {
+                        const auto x = number(factor, std::string_view("factor"));
+                        if (x && !(*x > 0)) error(factor, "factor must be above 0");
+                        r.value.factor = x.value_or(1);
+                    }
+                    if (const YAML::Node e = v["else"]) {
+                        if (text(e, std::string_view("else")).value_or("") != "since_start")
+                            error(e, "else can only be since_start");
+                        else
+                            r.value.kind = ValueSource::Kind::FieldOrCorrelated;
+                    }
+                }
+                spec.rules.push_back(std::move(r));
+            }
+    }
+    m_.metrics.push_back(std::move(spec));
+}
+
+void MappingLoader::load_correlation(const YAML::Node& node) {
+    if (!node) return;
+    if (!keys(node, "correlation", {"key", "in_flight"})) return;
+    if (auto k = text(node, "key")) m_.correlation.key_field = field_index(node["key"], *k, FieldType::String);
+    const YAML::Node g = node["in_flight"];
+    if (!g || !keys(g, "in_flight", {"metric", "labels"})) return;
+    const auto name = text(g, "metric");
+    if (!name) return;
+    for (size_t i = 0; i < m_.metrics.size(); ++i) {
+        if (m_.metrics[i].name != *name) continue;
+        if (m_.metrics[i].type != MetricType::Gauge)
+            error(g["metric"], fmt::format("in-flight metric {} must be a gauge", *name));
+        m_.correlation.in_flight_metric = static_cast<int>(i);
+        m_.correlation.in_flight_labels = label_values(g, m_.metrics[i].label_names, "in_flight's labels");
+        return;
+    }
+    error(g["metric"], fmt::format("no metric named {}", *name));
+}
+
+void MappingLoader::load_summary(const YAML::Node& node) {
+    if (!node) return;
+    if (!keys(node, "summary", {"requests", "durations", "tokens"})) return;
+    SummarySpec& s = m_.summary;
+    auto get = [&](const YAML::Node& n, const char* key) { return text(n, key, false).value_or(""); };
+    if (const YAML::Node r = node["requests"];
+        r && keys(r, "summary.requests", {"metric", "outcome_label", "success"})) {
+        s.requests_metric = get(r, "metric");
+        s.outcome_label = get(r, "outcome_label");
+        s.success_value = get(r, "success");
+    }
+    if (const YAML::Node d = node["durations"]; d && keys(d, "summary.durations", {"metric", "unit"})) {
+        s.duration_metric = get(d, "metric");
+        s.duration_unit = get(d, "unit");
+    }
+    if (const YAML::Node t = node["tokens"];
+        t && keys(t, "summary.tokens", {"metric", "type_label", "input", "output"})) {
+        s.tokens_metric = get(t, "metric");
+        s.tokens_type_label = get(t, "type_label");
+        s.tokens_in_value = get(t, "input");
+        s.tokens_out_value = get(t, "output");
+    }
+}
+
+}  // namespace ailog
