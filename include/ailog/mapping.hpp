@@ -102,12 +102,28 @@ struct Classifier {
     bool operator==(const Classifier&) const = default;
 };
 
+// Every match of `pattern` in a label's value replaced by `with` (\\1 is
+// the first group): "/users/123" -> "/users/:id".
+struct LabelRewrite {
+    std::string pattern;
+    std::string with;
+    std::shared_ptr<const re2::RE2> regex;  // `pattern`, compiled once
+
+    bool operator==(const LabelRewrite& o) const { return pattern == o.pattern && with == o.with; }
+};
+
 struct LabelSource {
     enum class Kind : uint8_t { Field, Constant, Outcome, Classified };
     Kind kind = Kind::Constant;
     int index = -1;        // Field: field index; Classified: classifier index
     std::string constant;  // Constant; Field with has_default: the value when the field is absent
     bool has_default = false;
+    // Field: rewrites applied in order to the field's value.
+    std::vector<LabelRewrite> replace;
+    // Field: at most this many distinct values per metric and label (0: no
+    // limit); later new values become `overflow`, counted.
+    uint32_t max_values = 0;
+    std::string overflow;
 
     bool operator==(const LabelSource&) const = default;
 };
@@ -127,11 +143,15 @@ struct ValueSource {
 
 enum class MetricType : uint8_t { Counter, Gauge, Histogram };
 
+// How a gauge's rule changes it; counters and histograms only add.
+enum class GaugeOp : uint8_t { Inc, Dec, Set };
+
 // One metric update made for every entry whose kind is in `entries`.
 struct Rule {
     uint32_t entries = 0;             // bit i: entry kind i
     std::vector<LabelSource> labels;  // one per label name of the metric
     ValueSource value;
+    GaugeOp op = GaugeOp::Inc;
 
     bool operator==(const Rule&) const = default;
 };
@@ -186,6 +206,9 @@ struct Mapping {
 
     // Checks indices and types; returns a description of the first problem.
     std::optional<std::string> validate() const;
+    // The labels whose distinct values are limited, as (metric, label)
+    // indices, each once, in the order of the metrics and their labels.
+    std::vector<std::pair<int, int>> limited_labels() const;
     // Bit i: field i is read once an entry is decoded (by a rule, a
     // classifier or the correlation), not only to decode it (its kind, time).
     uint32_t derived_fields() const;

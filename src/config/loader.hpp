@@ -26,6 +26,7 @@ private:
     int kind_index(const YAML::Node& at, const std::string& name);
     uint32_t kinds_of(const YAML::Node& node, const char* what);
     std::optional<LabelSource> label_source(const YAML::Node& node);
+    void label_hygiene(const YAML::Node& node, LabelSource& l);  // replace, max_values, overflow
     // The value of each of `names` under parent's key labels.
     std::vector<LabelSource> label_values(const YAML::Node& parent, const std::vector<std::string>& names,
                                           const char* what);

@@ -12,29 +12,80 @@
 
 namespace ailog {
 
+namespace {
+
+LabelSource label_of(LabelSource::Kind kind, int index = -1, std::string constant = {}) {
+    LabelSource l;
+    l.kind = kind;
+    l.index = index;
+    l.constant = std::move(constant);
+    return l;
+}
+
+}  // namespace
+
+void MappingLoader::label_hygiene(const YAML::Node& node, LabelSource& l) {
+    if (const YAML::Node r = node["replace"]) {
+        if (!r.IsSequence() || r.size() == 0)
+            error(r, "replace must be a list of {pattern, with}");
+        else
+            for (const auto& n : r) {
+                if (!keys(n, "a replacement", {"pattern", "with"})) continue;
+                LabelRewrite rw;
+                rw.pattern = text(n, "pattern").value_or("");
+                rw.with = text(n, "with").value_or("");
+                re2::RE2::Options options;
+                options.set_log_errors(false);
+                auto re = std::make_shared<const re2::RE2>(rw.pattern, options);
+                std::string problem;
+                if (!re->ok())
+                    error(n["pattern"], fmt::format("pattern: {}", re->error()));
+                else if (n["with"] && !re->CheckRewriteString(rw.with, &problem))
+                    error(n["with"], fmt::format("with: {}", problem));
+                rw.regex = std::move(re);
+                l.replace.push_back(std::move(rw));
+            }
+    }
+    if (const YAML::Node mv = node["max_values"]) {
+        const auto n = number(mv, std::string_view("max_values"));
+        if (n && !(*n >= 1 && *n <= 1e6 && *n == static_cast<double>(static_cast<uint32_t>(*n))))
+            error(mv, "max_values must be a whole number from 1 to 1000000");
+        else if (n)
+            l.max_values = static_cast<uint32_t>(*n);
+        l.overflow = node["overflow"] ? text(node, "overflow").value_or("") : "other";
+    } else if (const YAML::Node o = node["overflow"]) {
+        error(o, "overflow is the value past max_values: give max_values too");
+    }
+}
+
 std::optional<LabelSource> MappingLoader::label_source(const YAML::Node& node) {
     if (node.IsScalar()) {
-        if (node.as<std::string>() == "outcome") return LabelSource{LabelSource::Kind::Outcome, -1, {}, false};
+        if (node.as<std::string>() == "outcome") return label_of(LabelSource::Kind::Outcome);
         error(node, "a label's value is outcome, or one of {field: F}, {constant: C}, {classifier: N}");
         return std::nullopt;
     }
-    if (!keys(node, "a label's value", {"field", "constant", "classifier", "default"})) return std::nullopt;
-    const YAML::Node dflt = node["default"];
-    if (node.size() != (dflt ? 2u : 1u) || (dflt && !node["field"])) {
-        error(node, "a label's value is exactly one of field (with an optional default), constant or classifier");
+    if (!keys(node, "a label's value",
+              {"field", "constant", "classifier", "default", "replace", "max_values", "overflow"}))
+        return std::nullopt;
+    const YAML::Node f = node["field"];
+    const size_t sources = (f ? 1u : 0u) + (node["constant"] ? 1u : 0u) + (node["classifier"] ? 1u : 0u);
+    if (sources != 1 || (!f && node.size() != 1)) {
+        error(node,
+              "a label's value is exactly one of field (with optional default, replace, max_values and overflow), "
+              "constant or classifier");
         return std::nullopt;
     }
-    if (const YAML::Node f = node["field"]) {
+    if (f) {
         const auto s = text(f, std::string_view("field"));
-        LabelSource l{LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1, {}, false};
-        if (dflt) {
+        LabelSource l = label_of(LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1);
+        if (const YAML::Node dflt = node["default"]) {
             l.constant = text(dflt, std::string_view("default")).value_or("");
             l.has_default = true;
         }
+        label_hygiene(node, l);
         return l;
     }
-    if (node["constant"])
-        return LabelSource{LabelSource::Kind::Constant, -1, text(node, "constant").value_or(""), false};
+    if (node["constant"]) return label_of(LabelSource::Kind::Constant, -1, text(node, "constant").value_or(""));
     const YAML::Node c = node["classifier"];
     const auto s = text(c, std::string_view("classifier"));
     if (!s) return std::nullopt;
@@ -43,7 +94,7 @@ std::optional<LabelSource> MappingLoader::label_source(const YAML::Node& node) {
         error(c, fmt::format("no classifier named {}", *s));
         return std::nullopt;
     }
-    return LabelSource{LabelSource::Kind::Classified, it->second, {}, false};
+    return label_of(LabelSource::Kind::Classified, it->second);
 }
 
 std::vector<LabelSource> MappingLoader::label_values(const YAML::Node& parent, const std::vector<std::string>& names,
@@ -133,7 +184,7 @@ void MappingLoader::load_metric(const YAML::Node& node) {
             error(updates, "updates must be a list");
         else
             for (const auto& u : updates) {
-                if (!keys(u, "an update", {"entries", "labels", "value"})) continue;
+                if (!keys(u, "an update", {"entries", "labels", "value", "op"})) continue;
                 Rule r;
                 if (!u["entries"])
                     error(u, "an update needs entries: the entry kinds that make it");
@@ -160,6 +211,15 @@ void MappingLoader::load_metric(const YAML::Node& node) {
                         else
                             r.value.kind = ValueSource::Kind::FieldOrCorrelated;
                     }
+                }
+                if (const YAML::Node op = u["op"]) {
+                    const auto o = text(op, std::string_view("op")).value_or("");
+                    if (spec.type != MetricType::Gauge)
+                        error(op, "only a gauge's update has an op (counters and histograms only add)");
+                    else if (o == "inc" || o == "dec" || o == "set")
+                        r.op = o == "inc" ? GaugeOp::Inc : o == "dec" ? GaugeOp::Dec : GaugeOp::Set;
+                    else
+                        error(op, fmt::format("op must be inc, dec or set, not {}", o));
                 }
                 spec.rules.push_back(std::move(r));
             }

@@ -11,14 +11,38 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
     : mapping_(mapping), store_(store), table_(limits), rules_by_kind_(mapping.kinds.size()) {
     for (const auto& m : mapping.metrics)
         families_.push_back(store.add_family(m.name, m.help, m.type, m.label_names, m.buckets));
+    limited_ = mapping.limited_labels();
+    for (const auto& [metric, label] : limited_) {
+        // The limit of the first source that sets one.
+        const LabelSource* limit = nullptr;
+        const MetricSpec& spec = mapping.metrics[static_cast<size_t>(metric)];
+        for (const auto& rule : spec.rules)
+            if (!limit && rule.labels[static_cast<size_t>(label)].max_values > 0)
+                limit = &rule.labels[static_cast<size_t>(label)];
+        if (!limit) limit = &mapping.correlation.in_flight_labels[static_cast<size_t>(label)];
+        limits_.emplace_back(limit->max_values, limit->overflow);
+    }
     for (int mi = 0; mi < static_cast<int>(mapping.metrics.size()); ++mi) {
         for (const auto& rule : mapping.metrics[static_cast<size_t>(mi)].rules)
             for (int k = 0; k < static_cast<int>(mapping.kinds.size()); ++k)
                 if (rule.entries & kind_bit(k))
-                    rules_by_kind_[static_cast<size_t>(k)].push_back({mi, &rule, std::make_unique<SeriesCache>()});
+                    rules_by_kind_[static_cast<size_t>(k)].push_back(
+                        {mi, &rule, std::make_unique<SeriesCache>(), limits_of(mi, rule.labels)});
     }
+    in_flight_limit_of_ = limits_of(mapping.correlation.in_flight_metric, mapping.correlation.in_flight_labels);
     stats_.entries.assign(mapping.kinds.size(), 0);
     stats_.unmatched.assign(mapping.kinds.size(), 0);
+    stats_.label_overflows.assign(limited_.size(), 0);
+}
+
+std::vector<int> Deriver::limits_of(int metric, const std::vector<LabelSource>& sources) const {
+    std::vector<int> out(sources.size(), -1);
+    for (size_t l = 0; l < sources.size(); ++l) {
+        if (sources[l].max_values == 0) continue;
+        const auto it = std::find(limited_.begin(), limited_.end(), std::pair(metric, static_cast<int>(l)));
+        out[l] = static_cast<int>(it - limited_.begin());
+    }
+    return out;
 }
 
 std::string_view Deriver::classify(const Classifier& c, const Event& ev) const {
@@ -34,7 +58,8 @@ std::string_view Deriver::classify(const Classifier& c, const Event& ev) const {
     return c.otherwise;
 }
 
-bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind) {
+bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const std::vector<int>& limit_of, const Event& ev,
+                             int kind) {
     nlabels_ = sources.size();
     for (size_t i = 0; i < sources.size(); ++i) {
         const LabelSource& s = sources[i];
@@ -50,12 +75,22 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const Even
                 break;
             case LabelSource::Kind::Field: {
                 const FieldValue& v = ev.fields[static_cast<size_t>(s.index)];
-                if (v.present)
-                    labels_[i] = v.str;
-                else if (s.has_default)
+                if (!v.present) {
+                    if (!s.has_default) return false;
                     labels_[i] = s.constant;
-                else
-                    return false;
+                    break;
+                }
+                std::string_view value = v.str;
+                for (const LabelRewrite& r : s.replace) {
+                    replace_all(*r.regex, value, r.with, rewrite_scratch_);
+                    rewritten_[i].swap(rewrite_scratch_);
+                    value = rewritten_[i];
+                }
+                if (limit_of[i] >= 0) {
+                    const auto li = static_cast<size_t>(limit_of[i]);
+                    value = limits_[li].admit(value, stats_.label_overflows[li]);
+                }
+                labels_[i] = value;
                 break;
             }
         }
@@ -232,7 +267,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
     if (ek.role == EntryRole::Start) {
         if (keyed) {
             uint32_t payload = 0;
-            if (corr.in_flight_metric >= 0 && resolve_labels(corr.in_flight_labels, ev, kind)) {
+            if (corr.in_flight_metric >= 0 && resolve_labels(corr.in_flight_labels, in_flight_limit_of_, ev, kind)) {
                 const int family = families_[static_cast<size_t>(corr.in_flight_metric)];
                 if (Series* s = series_for(family, in_flight_cache_)) {
                     payload = in_flight_slot(s);
@@ -284,14 +319,16 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             }
         }
         if (rule.value.kind != ValueSource::Kind::One) value *= rule.value.factor;
-        if (!resolve_labels(rule.labels, ev, kind)) continue;
+        if (!resolve_labels(rule.labels, cr.limit_of, ev, kind)) continue;
         const int family = families_[static_cast<size_t>(cr.metric)];
         Series* s = series_for(family, *cr.cache);
         if (s == nullptr) continue;
         if (mapping_.metrics[static_cast<size_t>(cr.metric)].type == MetricType::Histogram)
             store_.observe(family, *s, value);
+        else if (rule.op == GaugeOp::Set)
+            MetricStore::set(*s, value);
         else
-            MetricStore::add(*s, value);
+            MetricStore::add(*s, rule.op == GaugeOp::Dec ? -value : value);
     }
 }
 

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-#include <cstdint>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +20,7 @@
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "derive/correlation.hpp"
+#include "derive/label_hygiene.hpp"
 
 namespace ailog {
 
@@ -38,10 +39,11 @@ struct EntryClock {
 
 // What the deriver tells the exporter's self-metrics.
 struct DeriveStats {
-    std::vector<uint64_t> entries;      // per kind
-    std::vector<uint64_t> unmatched;    // end entries with no open start, per kind
-    std::array<uint64_t, 3> evicted{};  // per EvictReason
-    uint64_t negative_durations = 0;    // correlated durations below zero, not observed
+    std::vector<uint64_t> entries;          // per kind
+    std::vector<uint64_t> unmatched;        // end entries with no open start, per kind
+    std::array<uint64_t, 3> evicted{};      // per EvictReason
+    uint64_t negative_durations = 0;        // correlated durations below zero, not observed
+    std::vector<uint64_t> label_overflows;  // per Mapping::limited_labels(): values past max_values
 };
 
 class Deriver {
@@ -114,13 +116,16 @@ private:
         int metric;  // index in mapping.metrics
         const Rule* rule;
         std::unique_ptr<SeriesCache> cache;
+        std::vector<int> limit_of;  // per label: its index in limits_, or -1
     };
 
     // The series of `family` for the resolved labels_, through `cache`.
     Series* series_for(int family, SeriesCache& cache);
 
     // Label values of `sources` for `ev`; false if one is unavailable.
-    bool resolve_labels(const std::vector<LabelSource>& sources, const Event& ev, int kind);
+    bool resolve_labels(const std::vector<LabelSource>& sources, const std::vector<int>& limit_of, const Event& ev,
+                        int kind);
+    std::vector<int> limits_of(int metric, const std::vector<LabelSource>& sources) const;
     std::string_view classify(const Classifier& c, const Event& ev) const;
     uint32_t in_flight_slot(Series* s);  // payload (1-based) naming an in-flight series
     void release_in_flight(const CorrelationTable::Entry& e);
@@ -130,7 +135,7 @@ private:
     struct Input {
         std::string name;
         KeyHash hash;
-        EntryClock clock;  // ages the input's starts
+        EntryClock clock;    // ages the input's starts
         uint32_t users = 0;  // open_input() calls not yet closed
         bool in_use = false;
     };
@@ -142,10 +147,15 @@ private:
     std::vector<std::vector<CompiledRule>> rules_by_kind_;
     std::vector<Input> inputs_;  // by input number; numbers are reused once an input has no user and no open start
     std::unordered_map<std::string, uint32_t> input_by_name_;
-    std::vector<uint32_t> closed_inputs_;  // no user left, open starts may remain
+    std::vector<uint32_t> closed_inputs_;    // no user left, open starts may remain
     std::vector<Series*> in_flight_series_;  // payload of correlation entries -> series
     std::array<std::string_view, 16> labels_{};
     size_t nlabels_ = 0;
+    std::array<std::string, 16> rewritten_;  // per label: its rewritten value
+    std::string rewrite_scratch_;
+    std::vector<std::pair<int, int>> limited_;  // Mapping::limited_labels()
+    std::vector<LabelLimit> limits_;            // one per limited_ entry
+    std::vector<int> in_flight_limit_of_;
     SeriesCache in_flight_cache_;
     DeriveStats stats_;
 };

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace ailog {
 
 std::optional<std::string> Mapping::validate() const {
@@ -51,6 +53,8 @@ std::optional<std::string> Mapping::validate() const {
         for (const auto& l : ls) {
             if (l.kind == LabelSource::Kind::Field && !field_ok(l.index, FieldType::String))
                 return std::string("a label takes its value from a field that is not a string field");
+            for (const auto& r : l.replace)
+                if (r.regex == nullptr) return std::string("a label's rewrite has no compiled pattern");
             if (l.kind == LabelSource::Kind::Classified &&
                 (l.index < 0 || l.index >= static_cast<int>(classifiers.size())))
                 return std::string("a label refers to a missing classifier");
@@ -58,6 +62,7 @@ std::optional<std::string> Mapping::validate() const {
         return std::nullopt;
     };
     for (const auto& metric : metrics) {
+        if (metric.label_names.size() > 16) return fmt::format("{} has more than 16 labels", metric.name);
         if (metric.type == MetricType::Histogram && metric.buckets.empty())
             return fmt::format("histogram {} has no buckets", metric.name);
         for (size_t i = 1; i < metric.buckets.size(); ++i)
@@ -86,6 +91,21 @@ std::optional<std::string> Mapping::validate() const {
         }
     }
     return std::nullopt;
+}
+
+std::vector<std::pair<int, int>> Mapping::limited_labels() const {
+    std::vector<std::pair<int, int>> out;
+    auto add = [&](int metric, const std::vector<LabelSource>& labels) {
+        for (int l = 0; l < static_cast<int>(labels.size()); ++l)
+            if (labels[static_cast<size_t>(l)].max_values > 0 &&
+                std::find(out.begin(), out.end(), std::pair(metric, l)) == out.end())
+                out.emplace_back(metric, l);
+    };
+    for (int m = 0; m < static_cast<int>(metrics.size()); ++m) {
+        for (const auto& r : metrics[static_cast<size_t>(m)].rules) add(m, r.labels);
+        if (m == correlation.in_flight_metric) add(m, correlation.in_flight_labels);
+    }
+    return out;
 }
 
 uint32_t Mapping::derived_fields() const {

@@ -125,6 +125,17 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                                          MetricType::Counter, {"metric"}, {}, kUnlimited);
     for (int f : metric_families)
         dropped_.emplace_back(f, store.get(dropped, {store.families()[static_cast<size_t>(f)]->name}));
+    if (const auto limited = mapping.limited_labels(); !limited.empty()) {
+        const int overflow = store.add_family(
+            "ailog_exporter_label_overflow_total",
+            "Updates whose label value was new past the label's max_values, given the overflow value instead, by "
+            "metric and label",
+            MetricType::Counter, {"metric", "label"}, {}, kUnlimited);
+        for (const auto& [metric, label] : limited) {
+            const MetricSpec& m = mapping.metrics[static_cast<size_t>(metric)];
+            label_overflows_.push_back(store.get(overflow, {m.name, m.label_names[static_cast<size_t>(label)]}));
+        }
+    }
 
     start_time_ = single(store, "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
                          MetricType::Gauge);
@@ -149,6 +160,8 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     }
     for (size_t r = 0; r < evicted_.size(); ++r) MetricStore::set(*evicted_[r], static_cast<double>(d.evicted[r]));
     MetricStore::set(*negative_durations_, static_cast<double>(d.negative_durations));
+    for (size_t i = 0; i < label_overflows_.size() && i < d.label_overflows.size(); ++i)
+        MetricStore::set(*label_overflows_[i], static_cast<double>(d.label_overflows[i]));
     MetricStore::set(*open_starts_, static_cast<double>(open_starts));
     if (p.last_entry_ms > 0) MetricStore::set(*last_entry_, p.last_entry_ms / 1000.0);
     if (p.last_read_ms > 0) MetricStore::set(*last_read_, p.last_read_ms / 1000.0);

@@ -49,6 +49,7 @@ private:
     Series* state_write_failures_;
     Series* last_state_write_;
     std::vector<std::pair<int, Series*>> dropped_;  // family -> counter
+    std::vector<Series*> label_overflows_;          // per Mapping::limited_labels()
     Series* start_time_;
     Series* cpu_;
     Series* rss_;

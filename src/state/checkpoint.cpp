@@ -38,6 +38,13 @@ void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Vi
             visit(fmt::format("entries/{}", mapping->kinds[k].name), d.entries[k]);
             visit(fmt::format("unmatched/{}", mapping->kinds[k].name), d.unmatched[k]);
         }
+        const auto limited = mapping->limited_labels();
+        for (size_t i = 0; i < limited.size() && i < d.label_overflows.size(); ++i) {
+            const MetricSpec& metric = mapping->metrics[static_cast<size_t>(limited[i].first)];
+            visit(fmt::format("label_overflows/{}/{}", metric.name,
+                              metric.label_names[static_cast<size_t>(limited[i].second)]),
+                  d.label_overflows[i]);
+        }
     }
 }
 

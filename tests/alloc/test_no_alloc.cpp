@@ -143,6 +143,25 @@ TEST_CASE("a mapping with conditions (an RE2 pattern among them): no allocation 
     CHECK(entries == allocations_for(false).second);
 }
 
+TEST_CASE("labels rewritten by RE2 patterns and bounded in their values: no allocation per line once warm") {
+    Mapping m = builtin_mapping();
+    // capability "parse-task" -> "parse-*"; at most 2 capabilities, the third becomes "other".
+    for (auto& metric : m.metrics)
+        for (auto& rule : metric.rules)
+            for (auto& l : rule.labels)
+                if (l.kind == LabelSource::Kind::Field && m.fields[static_cast<size_t>(l.index)].name == "capability") {
+                    LabelRewrite r{"-[a-z]+$", "-*", nullptr};
+                    r.regex = std::make_shared<const re2::RE2>(r.pattern);
+                    l.replace.push_back(r);
+                    l.max_values = 2;
+                    l.overflow = "other";
+                }
+    REQUIRE_FALSE(m.validate());
+    const auto [allocations, entries] = allocations_for(false, m);
+    CHECK(allocations == 0);
+    CHECK(entries == allocations_for(false).second);
+}
+
 TEST_CASE("the counter works") {
     const long before = g_allocations.load();
     auto* p = new std::string(100, 'x');

@@ -25,13 +25,13 @@ enum Field : int {
 enum Kind : int { kStart, kSucceeded, kFailed };
 
 LabelSource field_label(int f) {
-    return {LabelSource::Kind::Field, f, {}, false};
+    return {LabelSource::Kind::Field, f, {}, false, {}, 0, {}};
 }
 LabelSource const_label(std::string v) {
-    return {LabelSource::Kind::Constant, -1, std::move(v), false};
+    return {LabelSource::Kind::Constant, -1, std::move(v), false, {}, 0, {}};
 }
 LabelSource outcome_label() {
-    return {LabelSource::Kind::Outcome, -1, {}, false};
+    return {LabelSource::Kind::Outcome, -1, {}, false, {}, 0, {}};
 }
 
 // The executeParse mapping as it was compiled in before it became a file:
@@ -107,7 +107,7 @@ Mapping expected_executeparse() {
          {"capability", "operation", "error_type"},
          {},
          {{kind_bit(kFailed),
-           {cap, op, {LabelSource::Kind::Classified, 0, {}, false}},
+           {cap, op, {LabelSource::Kind::Classified, 0, {}, false, {}, 0, {}}},
            {ValueSource::Kind::One, -1, 1}}}},
         {"openai_api_requests_in_flight",
          "Requests whose start entry was read and whose end entry was not yet",

@@ -286,7 +286,7 @@ TEST_CASE("the fields read after decoding: labels, values, classifiers, correlat
                       "openaiErrorStatusCode"})
         want |= 1u << index(name);
     CHECK(m.derived_fields() == want);  // not the message or the time
-    m.metrics[0].rules[0].labels[0] = {LabelSource::Kind::Field, static_cast<int>(index("message")), {}, false};
+    m.metrics[0].rules[0].labels[0] = {LabelSource::Kind::Field, static_cast<int>(index("message")), {}, false, {}, 0, {}};
     CHECK(m.derived_fields() == (want | 1u << index("message")));
     m = builtin_mapping();
     m.correlation = {-1, -1, {}};
