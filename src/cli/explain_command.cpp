@@ -113,9 +113,11 @@ int run_explain(const CommonSettings& o) {
                     [&](const Event& e) { what += (what.empty() ? "" : "\n   then ") + describe(e, mapping); });
         pipeline.on_line(source, std::string_view(buf.data(), line.size()), buf.size());
         pipeline.publish();
-        for (size_t r = 0; r < skipped_before.size(); ++r)
-            if (pipeline.stats().skipped[r] != skipped_before[r])
-                what += (what.empty() ? "" : "; ") + fmt::format("skipped ({})", kSkipReasonNames[r]);
+        for (size_t r = 0; r < skipped_before.size(); ++r) {
+            if (pipeline.stats().skipped[r] == skipped_before[r]) continue;
+            what += (what.empty() ? "" : "; ") + fmt::format("skipped ({})", kSkipReasonNames[r]);
+            if (static_cast<SkipReason>(r) == SkipReason::NotMatched) what += ": " + side.json().why_not_matched();
+        }
         if (what.empty()) what = "joined with the next record (a split Docker/CRI line)";
         std::cout << fmt::format("{}: {}\n", n, what);
         for (const auto& [series, now] : snapshot(store, mapping)) {

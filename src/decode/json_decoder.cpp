@@ -4,6 +4,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <span>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 
@@ -282,6 +286,81 @@ bool conditions_hold(const EntryKind& kind, const Event& ev) {
 }
 
 }  // namespace
+
+namespace {
+
+// Each test of a kind, in order: its message, then its conditions. Returns
+// how many hold and describes the first that fails.
+int tests_held(const Mapping& m, const EntryKind& kind, const Event& ev, std::span<const std::string_view> messages,
+               std::string& first_failure) {
+    int held = 0;
+    auto fail = [&](std::string why) {
+        if (first_failure.empty()) first_failure = std::move(why);
+    };
+    if (!kind.message.empty()) {
+        std::string_view got;
+        for (std::string_view msg : messages)
+            if (msg.data() != nullptr && got.data() == nullptr) got = msg;
+        bool ok = false;
+        for (std::string_view msg : messages)
+            ok |= msg.data() != nullptr && msg.starts_with(kind.message) &&
+                  (msg.size() == kind.message.size() || msg[kind.message.size()] == ' ');
+        if (ok)
+            ++held;
+        else if (got.data() == nullptr)
+            fail("there is no message");
+        else
+            fail(fmt::format("message is {:?}, not {:?}", std::string(got), kind.message));
+    }
+    for (const Condition& c : kind.conditions) {
+        EntryKind one;
+        one.conditions = {c};
+        if (conditions_hold(one, ev)) {
+            ++held;
+            continue;
+        }
+        const std::string& name = m.fields[static_cast<size_t>(c.field)].name;
+        const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
+        if (!v.present) {
+            fail(fmt::format("{} is missing", name));
+            continue;
+        }
+        const std::string value(v.str);
+        switch (c.op) {
+            case Condition::Op::Equals:
+                fail(fmt::format("{} is {:?}, not {:?}", name, value, c.values[0]));
+                break;
+            case Condition::Op::OneOf:
+                fail(fmt::format("{} is {:?}, not one of {}", name, value, fmt::join(c.values, ", ")));
+                break;
+            case Condition::Op::Prefix:
+                fail(fmt::format("{} is {:?}, which does not start with {:?}", name, value, c.values[0]));
+                break;
+            case Condition::Op::Matches:
+                fail(fmt::format("{} is {:?}, which does not match {}", name, value, c.values[0]));
+                break;
+            case Condition::Op::Exists:
+                break;
+        }
+    }
+    return held;
+}
+
+}  // namespace
+
+std::string JsonDecoder::why_not_matched() const {
+    int best = -1;
+    std::string best_failure;
+    for (const EntryKind& kind : mapping_.kinds) {
+        std::string failure;
+        const int held = tests_held(mapping_, kind, *ev_, message_alts_, failure);
+        if (held > best) {
+            best = held;
+            best_failure = fmt::format("closest is {}, but {}", kind.name, failure);
+        }
+    }
+    return best_failure;
+}
 
 int JsonDecoder::match_kind() const {
     const int nkinds = static_cast<int>(mapping_.kinds.size());

@@ -34,6 +34,11 @@ public:
     // when `ev` holds a mapped entry.
     std::optional<SkipReason> decode(std::string_view payload, size_t capacity, Event& ev);
 
+    // After a decode() that said NotMatched: the entry kind that came closest
+    // (the most of its message and conditions held) and the first of them
+    // that failed, e.g. `failed: level is "info", not "error"`.
+    std::string why_not_matched() const;
+
 private:
     struct Node {
         std::string key;

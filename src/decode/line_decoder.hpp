@@ -80,6 +80,9 @@ public:
     SourceState snapshot_source(int source) const;
     void restore_source(int source, const SourceState& s);
 
+    // The JSON decoder, for explaining its last verdict.
+    const JsonDecoder& json() const { return decoder_; }
+
 private:
     void skip(int source, SkipReason reason, std::string_view line);
 

@@ -6,6 +6,7 @@
 #include "ailog/clock.hpp"
 #include "config/mapping_loader.hpp"
 #include "config/problems.hpp"
+#include "decode/json_decoder.hpp"
 #include "decode/line_decoder.hpp"
 #include "test_util.hpp"
 
@@ -104,4 +105,23 @@ TEST_CASE("a condition's mistakes are reported where they are") {
     CHECK(first_problem(head + "  a:\n    when: []\n") ==
           "t.yml:7:11: when must be a list of conditions such as "
           "{field: level, equals: error}");
+}
+
+TEST_CASE("a line no kind takes: the closest kind and the first of its tests that failed") {
+    const Mapping m = load_mapping(kMapping, "t.yml");
+    auto why = [&](const std::string& line) {
+        JsonDecoder decoder(m);
+        test::Padded p(line);
+        Event ev;
+        REQUIRE(decoder.decode(p.view(), p.capacity(), ev) == SkipReason::NotMatched);
+        return decoder.why_not_matched();
+    };
+    CHECK(why(R"({"msg":"x","req":{"url":"/api/users/1"},"res":{"status":"200"}})") ==
+          R"(closest is slow_api, but status is "200", not one of 500, 503)");
+    CHECK(why(R"({"msg":"x","req":{"url":"/web/users/1"},"res":{"status":"500"}})") ==
+          R"(closest is slow_api, but route is "/web/users/1", which does not start with "/api/")");
+    CHECK(
+        why(R"({"message":"request 42 failed later","trace":{"id":"t1"}})") ==
+        R"(closest is traced, but message is "request 42 failed later", which does not match ^request [0-9]+ (ok|failed)$)");
+    CHECK(why(R"({"message":"request 42 ok"})") == "closest is traced, but trace is missing");
 }

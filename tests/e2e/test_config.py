@@ -145,6 +145,7 @@ EXPLAIN_IN = "\n".join([
     '{"message":"executeParse - failed","requestId":"a","capability":"chat","operation":"core",'
     '"openaiErrorStatusCode":429,"timestamp":"2025-06-01T12:00:01.500Z"}',
     '{"message":"executeParse - succeeded","requestId":"b","timestamp":"2025-06-01T12:00:02Z"}',
+    '{"message":"executeParse - started","requestId":"c","capability":"chat","operation":"core"}',
 ]) + "\n"
 
 EXPLAIN_OUT = """1: start at 2025-06-01T12:00:00.000Z
@@ -158,6 +159,7 @@ EXPLAIN_OUT = """1: start at 2025-06-01T12:00:00.000Z
    openai_api_requests_in_flight{capability="chat",operation="core"} -1
    openai_api_requests_total{capability="chat",operation="core",status="failure"} +1
 4: skipped (missing_field)
+5: skipped (not_matched): closest is start, but message is "executeParse - started", not "executeParse - start"
 """
 
 
