@@ -173,6 +173,9 @@ struct CorrelationSpec {
     int key_field = -1;
     int in_flight_metric = -1;                  // a Gauge in `metrics`, or -1
     std::vector<LabelSource> in_flight_labels;  // taken from the start entry
+    // Text fields an end entry takes from its start when it lacks them
+    // (Fastify logs the method and URL only on "incoming request").
+    std::vector<int> from_start;
 
     bool operator==(const CorrelationSpec&) const = default;
 };

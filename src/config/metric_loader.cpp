@@ -77,7 +77,9 @@ std::optional<LabelSource> MappingLoader::label_source(const YAML::Node& node) {
     }
     if (f) {
         const auto s = text(f, std::string_view("field"));
-        LabelSource l = label_of(LabelSource::Kind::Field, s ? field_index(f, *s, FieldType::String) : -1);
+        LabelSource l = label_of(LabelSource::Kind::Field, s ? field_index(f, *s, std::nullopt) : -1);
+        if (l.index >= 0 && m_.fields[static_cast<size_t>(l.index)].type == FieldType::Timestamp)
+            error(f, fmt::format("field {} is a timestamp; a label needs a string or a number", *s));
         if (const YAML::Node dflt = node["default"]) {
             l.constant = text(dflt, std::string_view("default")).value_or("");
             l.has_default = true;
@@ -229,8 +231,21 @@ void MappingLoader::load_metric(const YAML::Node& node) {
 
 void MappingLoader::load_correlation(const YAML::Node& node) {
     if (!node) return;
-    if (!keys(node, "correlation", {"key", "in_flight"})) return;
+    if (!keys(node, "correlation", {"key", "in_flight", "from_start"})) return;
     if (auto k = text(node, "key")) m_.correlation.key_field = field_index(node["key"], *k, FieldType::String);
+    if (const YAML::Node fs = node["from_start"]) {
+        if (!fs.IsSequence())
+            error(fs, "from_start must be a list of fields");
+        else
+            for (const auto& n : fs)
+                if (auto name = text(n, std::string_view("a field")))
+                    if (const int f = field_index(n, *name, FieldType::String); f >= 0) {
+                        if (std::find(m_.correlation.from_start.begin(), m_.correlation.from_start.end(), f) !=
+                            m_.correlation.from_start.end())
+                            error(n, fmt::format("field {} is listed twice", *name));
+                        m_.correlation.from_start.push_back(f);
+                    }
+    }
     const YAML::Node g = node["in_flight"];
     if (!g || !keys(g, "in_flight", {"metric", "labels"})) return;
     const auto name = text(g, "metric");

@@ -78,6 +78,7 @@ JsonDecoder::JsonDecoder(const Mapping& mapping, std::shared_ptr<const TimeZone>
     use(mapping.message_field, all);
     use(mapping.time_field, all);
     use(mapping.correlation.key_field, all);
+    for (int f : mapping.correlation.from_start) use(f, all);
     for (const auto& l : mapping.correlation.in_flight_labels)
         if (l.kind == LabelSource::Kind::Field) use(l.index, all);
     for (const auto& metric : mapping.metrics) {

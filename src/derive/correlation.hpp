@@ -42,6 +42,7 @@ public:
         double start_ms = 0;   // log time, on the input's clock
         double read_ms = 0;    // when it was read
         uint32_t payload = 0;  // caller's data (the in-flight series)
+        uint32_t carry = 0;    // caller's data (values kept for the end entry)
         uint32_t input = 0;    // caller's input number (small: lists are indexed by it)
         bool log_time = true;  // start_ms is a log time, not the time the start was read
     };

@@ -2,6 +2,7 @@
 #include "derive/deriver.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <cstring>
 
@@ -81,6 +82,13 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const std:
                     break;
                 }
                 std::string_view value = v.str;
+                if (mapping_.fields[static_cast<size_t>(s.index)].type == FieldType::Number) {
+                    // A number as label text: 200, 0.5, 1e+21.
+                    char buf[32];
+                    const auto end = std::to_chars(buf, buf + sizeof buf, v.num).ptr;
+                    rewritten_[i].assign(buf, end);
+                    value = rewritten_[i];
+                }
                 for (const LabelRewrite& r : s.replace) {
                     replace_all(*r.regex, value, r.with, rewrite_scratch_);
                     rewritten_[i].swap(rewrite_scratch_);
@@ -198,6 +206,71 @@ uint32_t Deriver::in_flight_slot(Series* s) {
     return static_cast<uint32_t>(it - in_flight_series_.begin()) + 1;
 }
 
+uint32_t Deriver::keep_from_start(const Event& ev) {
+    const auto& fields = mapping_.correlation.from_start;
+    if (fields.empty()) return 0;
+    uint32_t slot;
+    if (!carry_free_.empty()) {
+        slot = carry_free_.back();
+        carry_free_.pop_back();
+    } else {
+        carry_pool_.emplace_back();
+        slot = static_cast<uint32_t>(carry_pool_.size());
+    }
+    std::string& out = carry_pool_[slot - 1];
+    out.clear();
+    for (int f : fields) {
+        const FieldValue& v = ev.fields[static_cast<size_t>(f)];
+        out.push_back(v.present ? 1 : 0);
+        if (!v.present) continue;
+        const auto size = static_cast<uint32_t>(v.str.size());
+        out.append(reinterpret_cast<const char*>(&size), sizeof size);
+        out.append(v.str);
+    }
+    return slot;
+}
+
+const Event& Deriver::with_start_values(const Event& ev, uint32_t carry) {
+    if (carry == 0) return ev;
+    carried_event_ = ev;
+    const std::string& in = carry_pool_[carry - 1];
+    size_t pos = 0;
+    for (int f : mapping_.correlation.from_start) {
+        const bool present = in[pos++] != 0;
+        if (!present) continue;
+        uint32_t size = 0;
+        std::memcpy(&size, in.data() + pos, sizeof size);
+        pos += sizeof size;
+        FieldValue& v = carried_event_.fields[static_cast<size_t>(f)];
+        if (!v.present) {
+            v.str = std::string_view(in.data() + pos, size);
+            v.present = true;
+        }
+        pos += size;
+    }
+    return carried_event_;
+}
+
+void Deriver::release_carry(uint32_t carry) {
+    if (carry != 0) carry_free_.push_back(carry);
+}
+
+Deriver::Carried Deriver::carried(uint32_t carry) const {
+    Carried out;
+    if (carry == 0) return out;
+    const std::string& in = carry_pool_[carry - 1];
+    size_t pos = 0;
+    for (int f : mapping_.correlation.from_start) {
+        if (in[pos++] == 0) continue;
+        uint32_t size = 0;
+        std::memcpy(&size, in.data() + pos, sizeof size);
+        pos += sizeof size;
+        out.emplace_back(mapping_.fields[static_cast<size_t>(f)].name, in.substr(pos, size));
+        pos += size;
+    }
+    return out;
+}
+
 void Deriver::release_in_flight(const CorrelationTable::Entry& e) {
     if (e.payload == 0) return;
     Series* s = in_flight_series_[e.payload - 1];
@@ -206,6 +279,7 @@ void Deriver::release_in_flight(const CorrelationTable::Entry& e) {
 
 void Deriver::evicted(const CorrelationTable::Entry& e, EvictReason r) {
     release_in_flight(e);
+    release_carry(e.carry);
     ++stats_.evicted[static_cast<size_t>(r)];
 }
 
@@ -264,6 +338,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
 
     bool correlated = false;
     double correlated_ms = 0;
+    uint32_t carry = 0;  // the start's values, released once the rules are applied
     if (ek.role == EntryRole::Start) {
         if (keyed) {
             uint32_t payload = 0;
@@ -274,14 +349,15 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
                     MetricStore::add(*s, 1);
                 }
             }
-            table_.insert(
-                {input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload, input, log_time},
-                [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+            table_.insert({input_key(inputs_[input].hash, hash_key(key->str)), time_ms, read_ms, payload,
+                           keep_from_start(ev), input, log_time},
+                          [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
         }
     } else {
         CorrelationTable::Entry start;
         if (keyed && table_.take(input_key(inputs_[input].hash, hash_key(key->str)), start)) {
             release_in_flight(start);
+            carry = start.carry;
             // A duration needs both times on one clock.
             correlated_ms = time_ms - start.start_ms;
             correlated = start.log_time == log_time;
@@ -290,6 +366,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
         }
     }
 
+    const Event& e = with_start_values(ev, carry);
     for (const CompiledRule& cr : rules_by_kind_[static_cast<size_t>(kind)]) {
         const Rule& rule = *cr.rule;
         double value = 1;
@@ -297,13 +374,13 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             case ValueSource::Kind::One:
                 break;
             case ValueSource::Kind::Field: {
-                const FieldValue& v = ev.fields[static_cast<size_t>(rule.value.field)];
+                const FieldValue& v = e.fields[static_cast<size_t>(rule.value.field)];
                 if (!v.present) continue;
                 value = v.num;
                 break;
             }
             case ValueSource::Kind::FieldOrCorrelated: {
-                const FieldValue& v = ev.fields[static_cast<size_t>(rule.value.field)];
+                const FieldValue& v = e.fields[static_cast<size_t>(rule.value.field)];
                 if (v.present) {
                     value = v.num;
                 } else if (correlated) {
@@ -319,7 +396,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             }
         }
         if (rule.value.kind != ValueSource::Kind::One) value *= rule.value.factor;
-        if (!resolve_labels(rule.labels, cr.limit_of, ev, kind)) continue;
+        if (!resolve_labels(rule.labels, cr.limit_of, e, kind)) continue;
         const int family = families_[static_cast<size_t>(cr.metric)];
         Series* s = series_for(family, *cr.cache);
         if (s == nullptr) continue;
@@ -330,10 +407,11 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
         else
             MetricStore::add(*s, rule.op == GaugeOp::Dec ? -value : value);
     }
+    release_carry(carry);
 }
 
 void Deriver::restore_open_start(const KeyHash& key, double start_ms, std::string_view input_name, double read_ms,
-                                 const std::vector<std::string>* in_flight_labels) {
+                                 const std::vector<std::string>* in_flight_labels, const Carried& carried) {
     // Held as an input without a user until a source of that name opens.
     const uint32_t input = open_input(input_name);
     close_input(input);
@@ -343,7 +421,19 @@ void Deriver::restore_open_start(const KeyHash& key, double start_ms, std::strin
         std::vector<std::string_view> views(in_flight_labels->begin(), in_flight_labels->end());
         if (Series* s = store_.get(families_[static_cast<size_t>(metric)], views)) payload = in_flight_slot(s);
     }
-    table_.insert({key, start_ms, read_ms, payload, input},
+    // The kept values, by field name: a field the mapping no longer takes from the start is left out.
+    uint32_t carry = 0;
+    if (!mapping_.correlation.from_start.empty()) {
+        Event ev;
+        for (int f : mapping_.correlation.from_start)
+            for (const auto& [name, value] : carried)
+                if (mapping_.fields[static_cast<size_t>(f)].name == name) {
+                    ev.fields[static_cast<size_t>(f)].str = value;
+                    ev.fields[static_cast<size_t>(f)].present = true;
+                }
+        carry = keep_from_start(ev);
+    }
+    table_.insert({key, start_ms, read_ms, payload, carry, input},
                   [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
 }
 

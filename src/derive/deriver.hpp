@@ -69,20 +69,22 @@ public:
     DeriveStats& mutable_stats() { return stats_; }
 
     // Open starts for the state file; the in-flight series is given by its
-    // label values (nullptr: none).
-    // f(key, start_ms, input name, in-flight labels or nullptr).
+    // label values (nullptr: none), the values kept for the end entry by
+    // field name.
+    // f(key, start_ms, input name, in-flight labels or nullptr, carried).
+    using Carried = std::vector<std::pair<std::string, std::string>>;
     template <class F>
     void for_each_open_start(F&& f) const {
         table_.for_each([&](const CorrelationTable::Entry& e) {
             f(e.key, e.start_ms, inputs_[e.input].name,
-              e.payload ? &in_flight_series_[e.payload - 1]->label_values : nullptr);
+              e.payload ? &in_flight_series_[e.payload - 1]->label_values : nullptr, carried(e.carry));
         });
     }
     // Puts back an open start of the named input, as read at `read_ms`; the
     // in-flight gauge is restored with the metric values, so it is not
     // incremented here.
     void restore_open_start(const KeyHash& key, double start_ms, std::string_view input, double read_ms,
-                            const std::vector<std::string>* in_flight_labels);
+                            const std::vector<std::string>* in_flight_labels, const Carried& carried = {});
     const CorrelationTable& correlation() const { return table_; }
     // Family index in the store of each metric of the mapping.
     const std::vector<int>& families() const { return families_; }
@@ -128,6 +130,12 @@ private:
     std::vector<int> limits_of(int metric, const std::vector<LabelSource>& sources) const;
     std::string_view classify(const Classifier& c, const Event& ev) const;
     uint32_t in_flight_slot(Series* s);  // payload (1-based) naming an in-flight series
+    // The correlation's from_start fields: kept from a start entry in a slot
+    // of carry_pool_ (1-based; 0: none), given to its end entry.
+    uint32_t keep_from_start(const Event& ev);
+    const Event& with_start_values(const Event& ev, uint32_t carry);
+    void release_carry(uint32_t carry);
+    Carried carried(uint32_t carry) const;
     void release_in_flight(const CorrelationTable::Entry& e);
     void evicted(const CorrelationTable::Entry& e, EvictReason r);
     void release_closed_inputs();
@@ -156,6 +164,9 @@ private:
     std::vector<std::pair<int, int>> limited_;  // Mapping::limited_labels()
     std::vector<LabelLimit> limits_;            // one per limited_ entry
     std::vector<int> in_flight_limit_of_;
+    std::vector<std::string> carry_pool_;  // per slot: per field, a presence byte, then a 4-byte length and bytes
+    std::vector<uint32_t> carry_free_;
+    Event carried_event_;
     SeriesCache in_flight_cache_;
     DeriveStats stats_;
 };

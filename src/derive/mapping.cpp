@@ -51,8 +51,9 @@ std::optional<std::string> Mapping::validate() const {
 
     auto labels_ok = [&](const std::vector<LabelSource>& ls) -> std::optional<std::string> {
         for (const auto& l : ls) {
-            if (l.kind == LabelSource::Kind::Field && !field_ok(l.index, FieldType::String))
-                return std::string("a label takes its value from a field that is not a string field");
+            if (l.kind == LabelSource::Kind::Field && !field_ok(l.index, FieldType::String) &&
+                !field_ok(l.index, FieldType::Number))
+                return std::string("a label takes its value from a field that is not a string or number field");
             for (const auto& r : l.replace)
                 if (r.regex == nullptr) return std::string("a label's rewrite has no compiled pattern");
             if (l.kind == LabelSource::Kind::Classified &&
@@ -89,6 +90,9 @@ std::optional<std::string> Mapping::validate() const {
                 return std::string("in-flight labels do not match the gauge's label names");
             if (auto e = labels_ok(correlation.in_flight_labels)) return e;
         }
+        for (int f : correlation.from_start)
+            if (!field_ok(f, FieldType::String))
+                return std::string("a field taken from the start must be a string field");
     }
     return std::nullopt;
 }
@@ -126,6 +130,7 @@ uint32_t Mapping::derived_fields() const {
         }
     field(correlation.key_field);
     labels(correlation.in_flight_labels);
+    for (int f : correlation.from_start) field(f);
     return used;
 }
 

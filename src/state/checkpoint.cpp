@@ -77,19 +77,20 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         }
         s.families.push_back(std::move(fs));
     }
-    pipeline.deriver().for_each_open_start(
-        [&](const KeyHash& key, double start_ms, const std::string& input, const std::vector<std::string>* labels) {
-            OpenStartState o;
-            o.key_a = key.a;
-            o.key_b = key.b;
-            o.start_ms = start_ms;
-            o.input = input;
-            if (labels != nullptr) {
-                o.has_in_flight = true;
-                o.in_flight_labels = *labels;
-            }
-            s.open_starts.push_back(std::move(o));
-        });
+    pipeline.deriver().for_each_open_start([&](const KeyHash& key, double start_ms, const std::string& input,
+                                               const std::vector<std::string>* labels, Deriver::Carried carried) {
+        OpenStartState o;
+        o.key_a = key.a;
+        o.key_b = key.b;
+        o.start_ms = start_ms;
+        o.input = input;
+        if (labels != nullptr) {
+            o.has_in_flight = true;
+            o.in_flight_labels = *labels;
+        }
+        o.from_start = std::move(carried);
+        s.open_starts.push_back(std::move(o));
+    });
     auto p = pipeline.stats();
     auto d = pipeline.deriver().stats();
     // Once this state is on disk, it is the commit that made it there.
@@ -135,7 +136,7 @@ void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, d
     for (const auto& o : state.open_starts)
         // Read again now: the time the exporter was down is no idle time of the input.
         pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms, o.input, now_ms,
-                                              o.has_in_flight ? &o.in_flight_labels : nullptr);
+                                              o.has_in_flight ? &o.in_flight_labels : nullptr, o.from_start);
     std::map<std::string, uint64_t> counters;
     for (const auto& c : state.counters) counters[c.name] = c.value;
     visit_counters(pipeline.mutable_stats(), pipeline.deriver().mutable_stats(), &pipeline.mapping(),

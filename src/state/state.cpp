@@ -137,8 +137,8 @@ std::string serialize_state(const State& s) {
         append_json_string(out, base64_encode(f.partial_stdout));
         out += ",\"partial_stderr\":";
         append_json_string(out, base64_encode(f.partial_stderr));
-        fmt::format_to(std::back_inserter(out), ",\"overlong_stdout\":{},\"overlong_stderr\":{}}}",
-                       f.overlong_stdout, f.overlong_stderr);
+        fmt::format_to(std::back_inserter(out), ",\"overlong_stdout\":{},\"overlong_stderr\":{}}}", f.overlong_stdout,
+                       f.overlong_stderr);
     }
 
     out += "],\n\"families\":[";
@@ -174,6 +174,16 @@ std::string serialize_state(const State& s) {
         if (o.has_in_flight) {
             out += ",\"in_flight_labels\":";
             put_strings(out, o.in_flight_labels);
+        }
+        if (!o.from_start.empty()) {
+            out += ",\"from_start\":{";
+            for (size_t j = 0; j < o.from_start.size(); ++j) {
+                if (j) out += ',';
+                append_json_string(out, o.from_start[j].first);
+                out += ':';
+                append_json_string(out, o.from_start[j].second);
+            }
+            out += '}';
         }
         out += '}';
     }
@@ -246,6 +256,9 @@ State parse_state(std::string_view json) {
                 o.has_in_flight = true;
                 o.in_flight_labels = get_strings(labels);
             }
+            element kept;
+            if (!oe["from_start"].get(kept))
+                for (auto [name, value] : object(kept)) o.from_start.emplace_back(std::string(name), get_str(value));
             s.open_starts.push_back(std::move(o));
         }
         for (auto [key, val] : object(top["counters"])) s.counters.push_back({std::string(key), get_u64(val)});

@@ -40,6 +40,7 @@ struct OpenStartState {
     std::string input;  // the input it was read from (rotated set, stdin "-"); "" in older files
     std::vector<std::string> in_flight_labels;  // empty: no in-flight series
     bool has_in_flight = false;
+    std::vector<std::pair<std::string, std::string>> from_start;  // values kept for the end entry, by field
 };
 
 // Named counters (exporter self-metrics and deriver statistics).

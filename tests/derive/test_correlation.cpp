@@ -14,7 +14,7 @@ using namespace ailog;
 namespace {
 CorrelationTable::Entry entry(const std::string& key, double t, uint32_t payload = 0, uint32_t input = 0,
                               double read_ms = -1) {
-    return {hash_key(key), t, read_ms < 0 ? t : read_ms, payload, input};
+    return {hash_key(key), t, read_ms < 0 ? t : read_ms, payload, 0, input};
 }
 }  // namespace
 

@@ -30,8 +30,14 @@ State sample_state() {
     fam.name = "openai_api_request_duration_ms";
     fam.series.push_back({{"parse", "op\nwith newline"}, 1234.5, {1, 2, 3}});
     s.families.push_back(fam);
-    s.open_starts.push_back({0xabcull, 0xdefull, 1795431490001.0, "/var/log/pods/ns_p_1/c/0.log", {"parse", "op"}, true});
-    s.open_starts.push_back({1, 2, 3, "-", {}, false});
+    s.open_starts.push_back({0xabcull,
+                             0xdefull,
+                             1795431490001.0,
+                             "/var/log/pods/ns_p_1/c/0.log",
+                             {"parse", "op"},
+                             true,
+                             {{"method", "GET"}, {"url", "/a?b=\"c\""}}});
+    s.open_starts.push_back({1, 2, 3, "-", {}, false, {}});
     s.counters.push_back({"lines_read", 40000});
     return s;
 }
@@ -78,6 +84,9 @@ TEST_CASE("a state survives serialisation exactly, flags and binary partial reco
     CHECK(out.open_starts[0].has_in_flight);
     CHECK(out.open_starts[0].in_flight_labels == std::vector<std::string>{"parse", "op"});
     CHECK(out.open_starts[0].input == "/var/log/pods/ns_p_1/c/0.log");
+    CHECK(out.open_starts[0].from_start ==
+          std::vector<std::pair<std::string, std::string>>{{"method", "GET"}, {"url", "/a?b=\"c\""}});
+    CHECK(out.open_starts[1].from_start.empty());
     CHECK(out.open_starts[1].input == "-");
     CHECK_FALSE(out.open_starts[1].has_in_flight);
     REQUIRE(out.counters.size() == 1);
