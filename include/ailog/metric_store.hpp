@@ -41,8 +41,15 @@ public:
     MetricStore& operator=(const MetricStore&) = delete;
 
     // `limited`: series of this family count against the series limit.
+    // A family of that name already there is returned as it is when its
+    // type, labels and buckets are the same, else emptied and given these
+    // (a mapping reloaded). Writer thread.
     int add_family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
                    std::vector<double> buckets = {}, bool limited = true);
+    // Removes every series of a family: it is no longer exposed (a metric
+    // the reloaded mapping no longer has). Writer thread, with no Series*
+    // of the family held.
+    void clear_family(int family);
 
     // The series for these label values (one per label name), created on
     // first use; nullptr when the series limit is reached (counted).

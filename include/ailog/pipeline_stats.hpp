@@ -30,6 +30,7 @@ struct PipelineStats {
     uint64_t truncations = 0;
     uint64_t state_writes = 0;
     uint64_t state_write_failures = 0;
+    uint64_t state_series_dropped = 0;  // saved series of metrics the mapping removed or changed
     double last_state_write_ms = 0;  // wall time of the last committed state
 };
 

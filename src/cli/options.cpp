@@ -94,6 +94,8 @@ void add_serve_options(CLI::App& serve, ServeFlags& o) {
     serve.add_option("--web.telemetry-path", o.telemetry_path, "Path under which to expose metrics")
         ->check(kTelemetryPath)
         ->capture_default_str();
+    serve.add_flag("--web.enable-lifecycle", o.enable_lifecycle,
+                   "Reload the mapping file on POST /-/reload (as SIGHUP does)");
     serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
         ->check(CLI::IsMember(choice_names(kStartAtNames)))
         ->capture_default_str();
@@ -202,6 +204,7 @@ std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
     if (auto e = to_choice("--log.level", f.log_level, parse_log_level, s.log_level)) return e;
     if (auto e = to_choice("--log.format", f.log_format, parse_log_format, s.log_format)) return e;
     if (auto e = load_config(f.config_file, s.mapping)) return e;
+    s.config_file = f.config_file;
     std::string problem;
     s.decode.zone = TimeZone::locate(f.input_timezone, problem);
     if (!s.decode.zone) return fmt::format("invalid --input.timezone \"{}\": {}", f.input_timezone, problem);
@@ -231,6 +234,7 @@ std::optional<std::string> to_settings(const ServeFlags& f, ServeSettings& s) {
     s.state_file = f.state_file;
     if (auto e = to_duration("--state.interval", f.state_interval, true, s.state_interval)) return e;
     if (auto e = to_duration("--files.rescan-interval", f.rescan_interval, false, s.rescan_interval)) return e;
+    s.enable_lifecycle = f.enable_lifecycle;
     return std::nullopt;
 }
 

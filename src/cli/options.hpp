@@ -36,6 +36,7 @@ struct ServeFlags : CommonFlags {
     std::string state_file;
     std::string state_interval = "5s";
     std::string rescan_interval = "5s";
+    bool enable_lifecycle = false;
 };
 
 struct ReplayFlags : CommonFlags {

@@ -9,9 +9,12 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -19,6 +22,7 @@
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
 #include "common/log.hpp"
+#include "config/mapping_loader.hpp"
 #include "pipeline/pipeline.hpp"
 #include "sink/http_server.hpp"
 #include "source/tailer.hpp"
@@ -54,6 +58,49 @@ std::optional<State> load_state(const std::string& path) {
     }
 }
 
+// Reload requests (SIGHUP, POST /-/reload) handed to the pipeline thread,
+// which loads the mapping file between batches of lines. Requests that
+// arrive while one is under way are served by the next load.
+class Reloads {
+public:
+    // Any thread: asks for a reload; returns its ticket.
+    uint64_t request() {
+        std::lock_guard lock(mutex_);
+        return ++requested_;
+    }
+    // Any thread: waits for the load that serves `ticket`; its error, "" if it worked.
+    std::string wait(uint64_t ticket, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        if (!done_cv_.wait_for(lock, timeout, [&] { return done_ >= ticket; }))
+            return "the reload did not finish in time";
+        return error_;
+    }
+    // Pipeline thread: loads when asked, with `load` returning an error or "".
+    template <class Load>
+    void serve(Load&& load) {
+        uint64_t target;
+        {
+            std::lock_guard lock(mutex_);
+            if (requested_ == done_) return;
+            target = requested_;
+        }
+        std::string error = load();
+        {
+            std::lock_guard lock(mutex_);
+            done_ = target;
+            error_ = std::move(error);
+        }
+        done_cv_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable done_cv_;
+    uint64_t requested_ = 0;
+    uint64_t done_ = 0;
+    std::string error_;
+};
+
 }  // namespace
 
 int run_serve(const ServeSettings& o) {
@@ -67,6 +114,7 @@ int run_serve(const ServeSettings& o) {
     popts.decode = o.decode;
     popts.correlation = o.correlation;
     Pipeline pipeline(mapping, store, clock, popts);
+    pipeline.self_metrics().config_loaded(true, clock.now_ms() / 1000);
 
     const bool stateful = !o.state_file.empty();
     if (stateful) {
@@ -124,6 +172,27 @@ int run_serve(const ServeSettings& o) {
     std::optional<Checkpointer> checkpointer;
     if (stateful) checkpointer.emplace(o.state_file, o.state_interval.count(), pipeline, store, tailer);
 
+    // Loads the mapping file again; the pipeline thread, between batches.
+    Reloads reloads;
+    auto reload = [&]() -> std::string {
+        if (o.config_file.empty()) {
+            spdlog::info("reload: no --config.file, the built-in mapping stays");
+            pipeline.self_metrics().config_loaded(true, clock.now_ms() / 1000);
+            return "";
+        }
+        try {
+            auto next = std::make_shared<const Mapping>(load_mapping_file(o.config_file));
+            pipeline.reload(std::move(next));
+            pipeline.self_metrics().config_loaded(true, clock.now_ms() / 1000);
+            spdlog::info("mapping reloaded file={}", o.config_file);
+            return "";
+        } catch (const ConfigError& e) {
+            for (const auto& p : e.problems()) spdlog::error("reload failed, the previous mapping stays: {}", p);
+            pipeline.self_metrics().config_loaded(false, 0);
+            return e.problems().empty() ? std::string(e.what()) : e.problems().front();
+        }
+    };
+
     std::atomic<bool> reading{false};
     // With a state file, counters restart at their last committed values,
     // which can be below what was served just before a crash: /metrics waits
@@ -131,7 +200,13 @@ int run_serve(const ServeSettings& o) {
     auto ready = [&] { return reading.load() && (!stateful || tailer.caught_up()); };
     std::unique_ptr<HttpServer> http;
     try {
-        HttpOptions hopts{o.listen, o.telemetry_path, 4, stateful};
+        HttpOptions hopts{o.listen, o.telemetry_path, 4, stateful, {}};
+        if (o.enable_lifecycle)
+            hopts.reload = [&] {
+                const uint64_t ticket = reloads.request();
+                tailer.request_rescan();  // wakes the pipeline thread
+                return reloads.wait(ticket, std::chrono::seconds(30));
+            };
         http = std::make_unique<HttpServer>(
             hopts, store, [&pipeline] { pipeline.self_metrics().refresh_process(); }, ready);
     } catch (const std::exception& e) {
@@ -159,6 +234,7 @@ int run_serve(const ServeSettings& o) {
             stats.truncations = truncations_before + tailer.stats().truncations;
             stats.files_watched = tailer.stats().files;
             stats.pending_bytes = tailer.stats().pending_bytes;
+            reloads.serve(reload);
             pipeline.on_batch_end(idle);
             if (checkpointer) checkpointer->maybe_commit(clock.now_ms());
         });
@@ -176,7 +252,8 @@ int run_serve(const ServeSettings& o) {
         int sig = 0;
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            spdlog::info("SIGHUP received; rescanning paths");
+            spdlog::info("SIGHUP received; rescanning paths and reloading the mapping");
+            reloads.request();
             tailer.request_rescan();
             continue;
         }

@@ -31,6 +31,7 @@ struct CommonSettings {
     LogLevel log_level = LogLevel::Info;
     LogFormat log_format = LogFormat::Logfmt;
     std::shared_ptr<const Mapping> mapping;  // how lines become metrics (--config.file)
+    std::string config_file;                 // empty: the built-in mapping
 };
 
 struct ServeSettings : CommonSettings {
@@ -41,6 +42,7 @@ struct ServeSettings : CommonSettings {
     std::string state_file;  // empty: none
     Duration state_interval{5000};
     Duration rescan_interval{5000};
+    bool enable_lifecycle = false;  // POST /-/reload
 };
 
 enum class ReplayOutput { OpenMetrics, Prometheus, Summary, Json };

@@ -40,7 +40,7 @@ std::string sample_of(std::string_view line) {
 }  // namespace
 
 LineDecoder::LineDecoder(const Mapping& mapping, const Clock& clock, DecodeOptions options, PipelineStats& stats)
-    : clock_(clock), options_(options), stats_(stats), decoder_(mapping, options.zone) {}
+    : clock_(clock), options_(options), stats_(stats), decoder_(std::in_place, mapping, options.zone) {}
 
 int LineDecoder::open_source(std::string_view name) {
     if (!free_sources_.empty()) {

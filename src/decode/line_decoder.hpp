@@ -81,7 +81,9 @@ public:
     void restore_source(int source, const SourceState& s);
 
     // The JSON decoder, for explaining its last verdict.
-    const JsonDecoder& json() const { return decoder_; }
+    const JsonDecoder& json() const { return *decoder_; }
+    // Decodes by another mapping from the next line on (a reload).
+    void set_mapping(const Mapping& mapping) { decoder_.emplace(mapping, options_.zone); }
 
 private:
     void skip(int source, SkipReason reason, std::string_view line);
@@ -89,7 +91,7 @@ private:
     const Clock& clock_;
     DecodeOptions options_;
     PipelineStats& stats_;
-    JsonDecoder decoder_;
+    std::optional<JsonDecoder> decoder_;
     simdjson::ondemand::parser wrapper_parser_;
     Event event_;
     std::vector<std::string> source_names_;
@@ -127,7 +129,7 @@ void LineDecoder::decode_record(int source, std::string_view record, size_t capa
 
 template <class OnEvent>
 void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_event) {
-    if (auto reason = decoder_.decode(p.text, p.capacity, event_)) {
+    if (auto reason = decoder_->decode(p.text, p.capacity, event_)) {
         skip(source, *reason, p.text);
         return;
     }

@@ -4,6 +4,9 @@
 // published with them.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ailog/clock.hpp"
@@ -49,14 +52,14 @@ public:
     // nearest to the input's previous entry.
     void apply(const Event& e, uint32_t input) {
         apply_at(e, input,
-                 e.fold_ms != 0 ? resolve_fold(e.time_ms, e.fold_ms, deriver_.input_last_ms(input)) : e.time_ms);
+                 e.fold_ms != 0 ? resolve_fold(e.time_ms, e.fold_ms, deriver_->input_last_ms(input)) : e.time_ms);
     }
     // The same, with the entry's time already resolved.
     void apply_at(const Event& e, uint32_t input, double time_ms) {
         // A replay reads an entry at its own time, on a clock that, like an
         // input's, one stray entry far ahead does not move.
         const double read_ms = options_.live ? read_clock_ms_ : replay_clock_.advance(time_ms);
-        deriver_.apply(e, input, time_ms, read_ms);
+        deriver_->apply(e, input, time_ms, read_ms);
         stats_.last_entry_ms = time_ms;
     }
     // Makes every count visible to scrapes.
@@ -65,24 +68,32 @@ public:
     void set_files_watched(size_t n) { stats_.files_watched = n; }
     const PipelineStats& stats() const { return stats_; }
     PipelineStats& mutable_stats() { return stats_; }
-    const Deriver& deriver() const { return deriver_; }
-    Deriver& deriver() { return deriver_; }
+    const Deriver& deriver() const { return *deriver_; }
+    Deriver& deriver() { return *deriver_; }
     LineDecoder& decoder() { return decoder_; }
     const LineDecoder& decoder() const { return decoder_; }
-    SelfMetrics& self_metrics() { return self_; }
-    const Mapping& mapping() const { return mapping_; }
+    SelfMetrics& self_metrics() { return *self_; }
+    const Mapping& mapping() const { return *mapping_; }
+
+    // From the next line on, decodes and derives by `mapping`. Series of
+    // metrics it keeps unchanged (type, labels, buckets) keep their values;
+    // the others are emptied. Open starts, inputs and counts carry over.
+    void reload(std::shared_ptr<const Mapping> mapping);
 
 private:
-    const Mapping& mapping_;
+    const Mapping* mapping_;
+    std::shared_ptr<const Mapping> owned_mapping_;  // after a reload
+    MetricStore& store_;
     const Clock& clock_;
     PipelineOptions options_;
     PipelineStats stats_;
     LineDecoder decoder_;
-    Deriver deriver_;
-    SelfMetrics self_;
-    std::vector<uint32_t> source_inputs_;  // by source
-    double read_clock_ms_;                 // wall time, read once per batch of lines
-    EntryClock replay_clock_;              // replay: the entries applied
+    std::optional<Deriver> deriver_;
+    std::optional<SelfMetrics> self_;
+    std::vector<uint32_t> source_inputs_;    // by source
+    std::vector<std::string> source_names_;  // by source; "" when closed
+    double read_clock_ms_;                   // wall time, read once per batch of lines
+    EntryClock replay_clock_;                // replay: the entries applied
 };
 
 }  // namespace ailog

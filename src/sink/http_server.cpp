@@ -134,6 +134,27 @@ int HttpServer::handle(mg_connection* conn) {
     // The path as sent: civetweb's cleaned local_uri would serve //metrics
     // or /x/../metrics as the metrics.
     const std::string_view path = req->local_uri_raw != nullptr ? req->local_uri_raw : "";
+    if (path == "/-/reload") {
+        if (method != "POST" && method != "PUT") {
+            mg_printf(conn,
+                      "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST, PUT\r\nContent-Type: text/plain; "
+                      "charset=utf-8\r\nContent-Length: 34\r\nCache-Control: no-store\r\n\r\n");
+            if (method != "HEAD") mg_write(conn, "Only POST or PUT requests allowed\n", 34);
+            return 405;
+        }
+        if (!options_.reload) {
+            send(conn, 403, "Forbidden", "text/plain; charset=utf-8", "Lifecycle API is not enabled.\n");
+            return 403;
+        }
+        const std::string error = options_.reload();
+        if (!error.empty()) {
+            send(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
+                 fmt::format("failed to reload config: {}\n", error));
+            return 500;
+        }
+        send(conn, 200, "OK", "text/plain; charset=utf-8", "");
+        return 200;
+    }
     if (method != "GET" && method != "HEAD") {
         send(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Method not allowed.\n");
         return 405;

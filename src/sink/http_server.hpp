@@ -4,6 +4,8 @@
 //   /-/healthy        200 while the process runs
 //   /-/ready          200 once the inputs are being read (and, with a state
 //                     file, read up to where they were at start), else 503
+//   /-/reload         POST: reloads the mapping file (500 with the reason
+//                     when it does not load; 403 unless enabled)
 //   /                 a landing page; anything else is 404
 #pragma once
 
@@ -37,6 +39,9 @@ struct HttpOptions {
     int threads = 4;
     // Answer the telemetry path with 503 until ready() (state being restored).
     bool gate_metrics_on_ready = false;
+    // POST /-/reload: reloads and returns what went wrong ("" when it
+    // worked). Empty: the lifecycle endpoint is off (403).
+    std::function<std::string()> reload;
 };
 
 // Whether an Accept-Encoding header value admits gzip (a quality of 0

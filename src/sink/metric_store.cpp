@@ -101,6 +101,25 @@ void append_escaped_label_value(std::string& out, std::string_view v) {
 
 int MetricStore::add_family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
                             std::vector<double> buckets, bool limited) {
+    if (const int existing = find_family(name); existing >= 0) {
+        Family& f = *families_[static_cast<size_t>(existing)];
+        if (f.type != type || f.label_names != label_names || f.buckets != buckets || f.limited != limited) {
+            clear_family(existing);
+            auto lock = this->lock();
+            f.type = type;
+            f.label_names = std::move(label_names);
+            f.buckets = std::move(buckets);
+            f.bucket_text.clear();
+            for (double b : f.buckets) f.bucket_text.push_back(format_bound(b));
+            f.bucket_text.push_back("+Inf");
+            f.limited = limited;
+        }
+        if (f.help != help) {
+            auto lock = this->lock();
+            f.help = std::move(help);
+        }
+        return existing;
+    }
     auto f = std::make_unique<Family>();
     f->name = std::move(name);
     f->help = std::move(help);
@@ -159,6 +178,14 @@ Series* MetricStore::get(int family, std::span<const std::string_view> label_val
     }
     f.index.emplace(key_, raw);
     return raw;
+}
+
+void MetricStore::clear_family(int family) {
+    Family& f = *families_[static_cast<size_t>(family)];
+    if (f.limited) limited_series_.fetch_sub(f.series.size(), std::memory_order_relaxed);
+    f.index.clear();
+    auto lock = this->lock();
+    f.series.clear();
 }
 
 void MetricStore::add_constant_labels(std::string_view rendered) {

@@ -8,9 +8,9 @@
 // its first events. Samples are taken at every step while entries arrive and
 // for at most `max_gap` after an entry; a longer silence is skipped and
 // sampling resumes at the last step before the next entry, so one stray
-// entry years away from the others costs a bounded number of samples. Samples go to one temporary file per family while the
-// logs are read (memory stays flat however long the history), and the
-// families are joined at the end, each one contiguous.
+// entry years away from the others costs a bounded number of samples. Samples go to one temporary file per family while
+// the logs are read (memory stays flat however long the history), and the families are joined at the end, each one
+// contiguous.
 #pragma once
 
 #include <cstdio>

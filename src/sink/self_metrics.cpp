@@ -114,6 +114,10 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     state_writes_ = single(store, "ailog_exporter_state_writes_total", "State file commits", MetricType::Counter);
     state_write_failures_ = single(store, "ailog_exporter_state_write_failures_total", "State file commits that failed",
                                    MetricType::Counter);
+    state_dropped_ = single(store, "ailog_exporter_state_series_dropped_total",
+                            "Saved series not restored: their metric was removed from the mapping or changed (type, "
+                            "labels, buckets)",
+                            MetricType::Counter);
     last_state_write_ = single(store, "ailog_exporter_state_last_write_timestamp_seconds",
                                "Time of the last committed state file (0 without --state.file)", MetricType::Gauge);
     series_ = single(store, "ailog_exporter_series", "Series of the exported metrics", MetricType::Gauge);
@@ -144,6 +148,15 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                   MetricType::Counter);
     rss_ = single(store, "process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge);
     fds_ = single(store, "process_open_fds", "Number of open file descriptors", MetricType::Gauge);
+    reload_ok_ = single(store, "ailog_exporter_config_last_reload_successful",
+                        "Whether the last configuration reload attempt was successful", MetricType::Gauge);
+    reload_time_ = single(store, "ailog_exporter_config_last_reload_success_timestamp_seconds",
+                          "Timestamp of the last successful configuration reload", MetricType::Gauge);
+}
+
+void SelfMetrics::config_loaded(bool ok, double now_s) {
+    MetricStore::set(*reload_ok_, ok ? 1 : 0);
+    if (ok) MetricStore::set(*reload_time_, now_s);
 }
 
 void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts) {
@@ -172,6 +185,7 @@ void SelfMetrics::publish(const PipelineStats& p, const DeriveStats& d, size_t o
     MetricStore::set(*state_writes_, static_cast<double>(p.state_writes));
     MetricStore::set(*state_write_failures_, static_cast<double>(p.state_write_failures));
     MetricStore::set(*last_state_write_, p.last_state_write_ms / 1000.0);
+    MetricStore::set(*state_dropped_, static_cast<double>(p.state_series_dropped));
     MetricStore::set(*series_, static_cast<double>(store_.series_count()));
     for (auto& [family, series] : dropped_)
         MetricStore::set(*series, static_cast<double>(store_.families()[static_cast<size_t>(family)]->dropped.load(

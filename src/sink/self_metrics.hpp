@@ -23,6 +23,9 @@ public:
     void publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts);
     // Scrape threads: values read from the process and the store.
     void refresh_process();
+    // The outcome of loading the mapping (at start and on each reload); the
+    // series outlive this object, kept by the store across reloads.
+    void config_loaded(bool ok, double now_s);
 
 private:
     MetricStore& store_;
@@ -48,12 +51,15 @@ private:
     Series* state_writes_;
     Series* state_write_failures_;
     Series* last_state_write_;
+    Series* state_dropped_;
     std::vector<std::pair<int, Series*>> dropped_;  // family -> counter
     std::vector<Series*> label_overflows_;          // per Mapping::limited_labels()
     Series* start_time_;
     Series* cpu_;
     Series* rss_;
     Series* fds_;
+    Series* reload_ok_;
+    Series* reload_time_;
 };
 
 }  // namespace ailog

@@ -231,7 +231,8 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
     std::string invalid;
     for (size_t r = 1; r < s.stats.invalid_timestamps.size(); ++r)
         if (s.stats.invalid_timestamps[r] > 0)
-            invalid += fmt::format("{}{} {}", invalid.empty() ? "" : ", ", kTimeErrorNames[r], s.stats.invalid_timestamps[r]);
+            invalid +=
+                fmt::format("{}{} {}", invalid.empty() ? "" : ", ", kTimeErrorNames[r], s.stats.invalid_timestamps[r]);
     if (!invalid.empty()) out += fmt::format("Invalid timestamps: {}\n", invalid);
     if (s.stats.entries_outside_window > 0)
         out += fmt::format("Entries outside --from/--to (skipped): {}\n", s.stats.entries_outside_window);
@@ -263,7 +264,8 @@ std::string format_summary_json(const Summary& s, const SummarySpec&) {
                                s.stats.invalid_timestamps[r]);
     return fmt::format(
         "{{\"window\":{{\"first\":{},\"last\":{}}},\"entries\":{},\n\"rows\":[\n  {}],\n\"total\":{},\n"
-        "\"lines\":{{\"read\":{},\"bytes\":{},\"skipped\":{{{}}},\"without_timestamp\":{},\"invalid_timestamps\":{{{}}},"
+        "\"lines\":{{\"read\":{},\"bytes\":{},\"skipped\":{{{}}},\"without_timestamp\":{},\"invalid_timestamps\":{{{}}}"
+        ","
         "\"outside_window\":{}}},\n"
         "\"quantiles\":\"estimated from histogram buckets by linear interpolation, as histogram_quantile() does\"}}\n",
         s.entries ? json_str(iso(s.first_ms)) : "null", s.entries ? json_str(iso(s.last_ms)) : "null", s.entries, rows,

@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 
+#include "common/hash.hpp"
+
 namespace ailog {
 namespace {
 
@@ -29,6 +31,7 @@ void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Vi
     visit("truncations", p.truncations);
     visit("state_writes", p.state_writes);
     visit("state_write_failures", p.state_write_failures);
+    visit("state_series_dropped", p.state_series_dropped);
     for (size_t r = 0; r < p.skipped.size(); ++r) visit(fmt::format("skipped/{}", kSkipReasonNames[r]), p.skipped[r]);
     static constexpr const char* kEvict[] = {"age", "capacity", "replaced"};
     for (size_t r = 0; r < d.evicted.size(); ++r) visit(fmt::format("evicted/{}", kEvict[r]), d.evicted[r]);
@@ -50,10 +53,32 @@ void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Vi
 
 }  // namespace
 
+std::string family_shape(const MetricStore::Family& f) {
+    std::string text = fmt::format("{}", static_cast<int>(f.type));
+    for (const auto& l : f.label_names) text += fmt::format("\x1f{}", l);
+    text += '\x1e';
+    for (const auto& b : f.bucket_text) text += fmt::format("\x1f{}", b);
+    return fmt::format("{:016x}", hash64(text, 0x5eed));
+}
+
+std::string mapping_hash(const Mapping& m) {
+    std::string text;
+    for (const auto& metric : m.metrics) {
+        text += fmt::format("{}\x1f{}", metric.name, static_cast<int>(metric.type));
+        for (const auto& l : metric.label_names) text += fmt::format("\x1f{}", l);
+        for (double b : metric.buckets) text += fmt::format("\x1f{}", b);
+        text += '\x1e';
+    }
+    for (const auto& k : m.kinds) text += fmt::format("{}\x1f{}\x1e", k.name, static_cast<int>(k.role));
+    const auto h = hash64x2(text, 0x6d61, 0x7070);
+    return fmt::format("{:016x}{:016x}", h[0], h[1]);
+}
+
 State capture_state(const Pipeline& pipeline, const MetricStore& store, const std::vector<int>& families,
                     const std::vector<FilePosition>& positions, double now_ms) {
     State s;
     s.written_at_ms = now_ms;
+    s.mapping = mapping_hash(pipeline.mapping());
     s.last_entry_ms = pipeline.stats().last_entry_ms;
     for (const auto& p : positions) {
         FileState f;
@@ -66,6 +91,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         const auto& fam = *store.families()[static_cast<size_t>(fi)];
         FamilyState fs;
         fs.name = fam.name;
+        fs.shape = family_shape(fam);
         for (const auto& sp : fam.series) {
             SeriesState ss;
             ss.labels = sp->label_values;
@@ -101,11 +127,28 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
     return s;
 }
 
+namespace {
+
+// The store's family that a saved family's series can go back into, or -1:
+// one of the mapping's, of the same name, type, labels and buckets (older
+// state files, without shapes: the same name).
+int restorable(const FamilyState& fs, const MetricStore& store, const std::vector<int>& families) {
+    const int fi = store.find_family(fs.name);
+    if (fi < 0 || std::find(families.begin(), families.end(), fi) == families.end()) return -1;
+    if (!fs.shape.empty() && fs.shape != family_shape(*store.families()[static_cast<size_t>(fi)])) return -1;
+    return fi;
+}
+
+}  // namespace
+
 void check_state(const State& state, const MetricStore& store, const std::vector<int>& families) {
     for (const auto& fs : state.families) {
-        const int fi = store.find_family(fs.name);
-        if (fi < 0 || std::find(families.begin(), families.end(), fi) == families.end())
+        const int fi = restorable(fs, store, families);
+        if (fi < 0) {
+            // A file that names its mapping: a metric the mapping removed or changed, dropped.
+            if (!state.mapping.empty()) continue;
             throw StateError(fmt::format("the state has metric {}, which this exporter does not export", fs.name));
+        }
         const auto& fam = *store.families()[static_cast<size_t>(fi)];
         for (const auto& ss : fs.series) {
             if (ss.labels.size() != fam.label_names.size())
@@ -120,8 +163,18 @@ void check_state(const State& state, const MetricStore& store, const std::vector
 }
 
 void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, double now_ms) {
+    const std::vector<int>& families = pipeline.deriver().families();
+    uint64_t dropped = 0;
+    // An open start counts in the in-flight gauge only if the gauge's values came back.
+    const int gauge = pipeline.mapping().correlation.in_flight_metric;
+    bool gauge_restored = false;
     for (const auto& fs : state.families) {
-        const int fi = store.find_family(fs.name);
+        const int fi = restorable(fs, store, families);
+        if (fi < 0) {
+            dropped += fs.series.size();
+            continue;
+        }
+        if (gauge >= 0 && fi == families[static_cast<size_t>(gauge)]) gauge_restored = true;
         const auto& fam = *store.families()[static_cast<size_t>(fi)];
         for (const auto& ss : fs.series) {
             std::vector<std::string_view> labels(ss.labels.begin(), ss.labels.end());
@@ -136,7 +189,8 @@ void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, d
     for (const auto& o : state.open_starts)
         // Read again now: the time the exporter was down is no idle time of the input.
         pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms, o.input, now_ms,
-                                              o.has_in_flight ? &o.in_flight_labels : nullptr, o.from_start);
+                                              o.has_in_flight && gauge_restored ? &o.in_flight_labels : nullptr,
+                                              o.from_start);
     std::map<std::string, uint64_t> counters;
     for (const auto& c : state.counters) counters[c.name] = c.value;
     visit_counters(pipeline.mutable_stats(), pipeline.deriver().mutable_stats(), &pipeline.mapping(),
@@ -144,6 +198,12 @@ void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, d
                        if (auto it = counters.find(name); it != counters.end()) v = it->second;
                    });
     pipeline.mutable_stats().last_entry_ms = state.last_entry_ms;
+    pipeline.mutable_stats().state_series_dropped += dropped;
+    if (!state.mapping.empty() && state.mapping != mapping_hash(pipeline.mapping()))
+        spdlog::info(
+            "the mapping changed since the state was written: {} saved series of removed or changed metrics "
+            "dropped, the others restored",
+            dropped);
 }
 
 }  // namespace ailog

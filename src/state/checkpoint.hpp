@@ -12,6 +12,12 @@
 
 namespace ailog {
 
+// A hash of a family's type, labels and buckets: saved series go back only
+// into a family of the same shape.
+std::string family_shape(const MetricStore::Family& f);
+// A hash of the mapping's metrics and entry kinds, saved with the state.
+std::string mapping_hash(const Mapping& m);
+
 State capture_state(const Pipeline& pipeline, const MetricStore& store, const std::vector<int>& families,
                     const std::vector<FilePosition>& positions, double now_ms);
 

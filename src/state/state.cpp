@@ -120,6 +120,10 @@ std::string serialize_state(const State& s) {
     put_double(out, s.written_at_ms);
     out += ",\"last_entry_ms\":";
     put_double(out, s.last_entry_ms);
+    if (!s.mapping.empty()) {
+        out += ",\"mapping\":";
+        append_json_string(out, s.mapping);
+    }
 
     out += ",\n\"files\":[";
     for (size_t i = 0; i < s.files.size(); ++i) {
@@ -147,6 +151,10 @@ std::string serialize_state(const State& s) {
         out += i ? ",\n" : "\n";
         out += "{\"name\":";
         append_json_string(out, fam.name);
+        if (!fam.shape.empty()) {
+            out += ",\"shape\":";
+            append_json_string(out, fam.shape);
+        }
         out += ",\"series\":[";
         for (size_t j = 0; j < fam.series.size(); ++j) {
             const SeriesState& se = fam.series[j];
@@ -212,6 +220,8 @@ State parse_state(std::string_view json) {
                 fmt::format("state format version {} is not the supported version {}", version, kStateVersion));
         s.written_at_ms = get_num(top["written_at_ms"]);
         s.last_entry_ms = get_num(top["last_entry_ms"]);
+        std::string_view mapping;
+        if (!top["mapping"].get(mapping)) s.mapping = mapping;
         for (element fe : array(top["files"])) {
             FileState f;
             f.path = get_str(fe["path"]);
@@ -233,6 +243,8 @@ State parse_state(std::string_view json) {
         for (element fame : array(top["families"])) {
             FamilyState fam;
             fam.name = get_str(fame["name"]);
+            std::string_view shape;
+            if (!fame["shape"].get(shape)) fam.shape = shape;
             for (element se : array(fame["series"])) {
                 SeriesState ss;
                 ss.labels = get_strings(se["labels"]);

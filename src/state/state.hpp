@@ -30,6 +30,7 @@ struct SeriesState {
 
 struct FamilyState {
     std::string name;
+    std::string shape;  // family_shape() when saved; "" in older files
     std::vector<SeriesState> series;
 };
 
@@ -52,6 +53,7 @@ struct CounterState {
 struct State {
     int version = kStateVersion;
     double written_at_ms = 0;
+    std::string mapping;  // mapping_hash() of the mapping that wrote it; "" in older files
     std::vector<FileState> files;
     std::vector<FamilyState> families;
     std::vector<OpenStartState> open_starts;
