@@ -240,6 +240,7 @@ SELF_COUNTERS = {
     "state_writes": "ailog_exporter_state_writes_total",
     "state_write_failures": "ailog_exporter_state_write_failures_total",
     "negative_durations": "ailog_exporter_negative_durations_total",
+    "state_series_dropped": "ailog_exporter_state_series_dropped_total",
 }
 SELF_COUNTER_GROUPS = {  # "group/label value"
     "invalid_timestamps": ("ailog_exporter_invalid_timestamps_total", "reason"),
