@@ -1,13 +1,9 @@
 // JsonDecoder: mapping-driven field extraction with simdjson on-demand.
 #include "decode/json_decoder.hpp"
 
-#include <re2/re2.h>
 
 #include <algorithm>
-#include <span>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <cstring>
 
@@ -68,6 +64,15 @@ JsonDecoder::JsonDecoder(const Mapping& mapping, std::shared_ptr<const TimeZone>
             const auto first = static_cast<unsigned char>(child.key.empty() ? '"' : child.key[0]);
             child.same_first = node.by_first[first];
             node.by_first[first] = static_cast<int16_t>(*c);
+        }
+    }
+    // A regular expression's verdict on recent values is remembered: a log
+    // repeats its messages and levels.
+    for (const auto& kind : mapping.kinds) {
+        memo_of_.emplace_back();
+        for (const auto& c : kind.conditions) {
+            memo_of_.back().push_back(c.op == Condition::Op::Matches ? static_cast<int>(memos_.size()) : -1);
+            if (c.op == Condition::Op::Matches) memos_.emplace_back();
         }
     }
     // A field is read by a kind when one of that kind's rules uses it.
@@ -257,131 +262,6 @@ std::optional<SkipReason> JsonDecoder::classify_broken(std::string_view payload,
     const auto prefix = decode(payload.substr(0, start + len), capacity, ev);
     if (prefix == SkipReason::InvalidJson || prefix == SkipReason::InvalidUtf8) return prefix;
     return SkipReason::TrailingContent;
-}
-
-namespace {
-
-// Whether every condition of `kind` holds for the fields read into `ev`.
-bool conditions_hold(const EntryKind& kind, const Event& ev) {
-    for (const Condition& c : kind.conditions) {
-        const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
-        if (!v.present) return false;
-        switch (c.op) {
-            case Condition::Op::Exists:
-                break;
-            case Condition::Op::Equals:
-                if (v.str != c.values[0]) return false;
-                break;
-            case Condition::Op::OneOf:
-                if (std::find(c.values.begin(), c.values.end(), v.str) == c.values.end()) return false;
-                break;
-            case Condition::Op::Prefix:
-                if (!v.str.starts_with(c.values[0])) return false;
-                break;
-            case Condition::Op::Matches:
-                if (!re2::RE2::PartialMatch(re2::StringPiece(v.str.data(), v.str.size()), *c.regex)) return false;
-                break;
-        }
-    }
-    return true;
-}
-
-}  // namespace
-
-namespace {
-
-// Each test of a kind, in order: its message, then its conditions. Returns
-// how many hold and describes the first that fails.
-int tests_held(const Mapping& m, const EntryKind& kind, const Event& ev, std::span<const std::string_view> messages,
-               std::string& first_failure) {
-    int held = 0;
-    auto fail = [&](std::string why) {
-        if (first_failure.empty()) first_failure = std::move(why);
-    };
-    if (!kind.message.empty()) {
-        std::string_view got;
-        for (std::string_view msg : messages)
-            if (msg.data() != nullptr && got.data() == nullptr) got = msg;
-        bool ok = false;
-        for (std::string_view msg : messages)
-            ok |= msg.data() != nullptr && msg.starts_with(kind.message) &&
-                  (msg.size() == kind.message.size() || msg[kind.message.size()] == ' ');
-        if (ok)
-            ++held;
-        else if (got.data() == nullptr)
-            fail("there is no message");
-        else
-            fail(fmt::format("message is {:?}, not {:?}", std::string(got), kind.message));
-    }
-    for (const Condition& c : kind.conditions) {
-        EntryKind one;
-        one.conditions = {c};
-        if (conditions_hold(one, ev)) {
-            ++held;
-            continue;
-        }
-        const std::string& name = m.fields[static_cast<size_t>(c.field)].name;
-        const FieldValue& v = ev.fields[static_cast<size_t>(c.field)];
-        if (!v.present) {
-            fail(fmt::format("{} is missing", name));
-            continue;
-        }
-        const std::string value(v.str);
-        switch (c.op) {
-            case Condition::Op::Equals:
-                fail(fmt::format("{} is {:?}, not {:?}", name, value, c.values[0]));
-                break;
-            case Condition::Op::OneOf:
-                fail(fmt::format("{} is {:?}, not one of {}", name, value, fmt::join(c.values, ", ")));
-                break;
-            case Condition::Op::Prefix:
-                fail(fmt::format("{} is {:?}, which does not start with {:?}", name, value, c.values[0]));
-                break;
-            case Condition::Op::Matches:
-                fail(fmt::format("{} is {:?}, which does not match {}", name, value, c.values[0]));
-                break;
-            case Condition::Op::Exists:
-                break;
-        }
-    }
-    return held;
-}
-
-}  // namespace
-
-std::string JsonDecoder::why_not_matched() const {
-    int best = -1;
-    std::string best_failure;
-    for (const EntryKind& kind : mapping_.kinds) {
-        std::string failure;
-        const int held = tests_held(mapping_, kind, *ev_, message_alts_, failure);
-        if (held > best) {
-            best = held;
-            best_failure = fmt::format("closest is {}, but {}", kind.name, failure);
-        }
-    }
-    return best_failure;
-}
-
-int JsonDecoder::match_kind() const {
-    const int nkinds = static_cast<int>(mapping_.kinds.size());
-    for (int a = 0; a < kMaxMessageAlts; ++a) {
-        const std::string_view msg = message_alts_[a];
-        if (msg.data() == nullptr) continue;
-        for (int k = 0; k < nkinds; ++k) {
-            const EntryKind& kind = mapping_.kinds[static_cast<size_t>(k)];
-            const std::string& want = kind.message;
-            if (!want.empty() && msg.size() >= want.size() && msg.compare(0, want.size(), want) == 0 &&
-                (msg.size() == want.size() || msg[want.size()] == ' ') && conditions_hold(kind, *ev_))
-                return k;
-        }
-    }
-    // Kinds told by their conditions alone.
-    for (int k = 0; k < nkinds; ++k) {
-        const EntryKind& kind = mapping_.kinds[static_cast<size_t>(k)];
-        if (kind.message.empty() && conditions_hold(kind, *ev_)) return k;
-    }
-    return -1;
 }
 
 namespace {

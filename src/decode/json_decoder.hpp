@@ -42,7 +42,7 @@ public:
 private:
     struct Node {
         std::string key;
-        std::vector<int> children;    // node indices
+        std::vector<int> children;  // node indices
         // Children by the first byte of their key ('"' for an empty key),
         // then chained through same_first.
         std::array<int16_t, 256> by_first;
@@ -58,11 +58,29 @@ private:
     simdjson::error_code read_leaf(simdjson::ondemand::value& v, const Node& leaf);
     std::optional<SkipReason> classify_non_object(std::string_view payload, size_t capacity, char first);
     std::optional<SkipReason> classify_broken(std::string_view payload, size_t capacity, Event& ev);
-    int match_kind() const;
+    int match_kind();
+    bool conditions_hold(int kind);
+
+    // The last verdicts of one `matches` condition, by value (values up to
+    // kMaxValue bytes; longer ones are matched each time).
+    struct MatchMemo {
+        static constexpr size_t kSlots = 64;
+        static constexpr size_t kMaxValue = 256;
+        struct Slot {
+            size_t hash = 0;
+            std::string value;
+            bool result = false;
+            bool used = false;
+        };
+        std::array<Slot, kSlots> slots;
+        bool holds(const Condition& c, const FieldValue& v);
+    };
 
     const Mapping& mapping_;
-    std::vector<Node> nodes_;        // nodes_[0] is the root
-    std::vector<uint32_t> used_in_;  // per field: kinds whose rules read it
+    std::vector<MatchMemo> memos_;           // one per `matches` condition
+    std::vector<std::vector<int>> memo_of_;  // per kind, per condition: its memo, or -1
+    std::vector<Node> nodes_;                // nodes_[0] is the root
+    std::vector<uint32_t> used_in_;          // per field: kinds whose rules read it
     simdjson::ondemand::parser parser_;
 
     // Per-line scratch.

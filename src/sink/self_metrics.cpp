@@ -148,13 +148,16 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                   MetricType::Counter);
     rss_ = single(store, "process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge);
     fds_ = single(store, "process_open_fds", "Number of open file descriptors", MetricType::Gauge);
-    reload_ok_ = single(store, "ailog_exporter_config_last_reload_successful",
-                        "Whether the last configuration reload attempt was successful", MetricType::Gauge);
-    reload_time_ = single(store, "ailog_exporter_config_last_reload_success_timestamp_seconds",
-                          "Timestamp of the last successful configuration reload", MetricType::Gauge);
 }
 
 void SelfMetrics::config_loaded(bool ok, double now_s) {
+    // Registered by serve's first load: replay has no reloads to tell of.
+    if (reload_ok_ == nullptr) {
+        reload_ok_ = single(store_, "ailog_exporter_config_last_reload_successful",
+                            "Whether the last configuration reload attempt was successful", MetricType::Gauge);
+        reload_time_ = single(store_, "ailog_exporter_config_last_reload_success_timestamp_seconds",
+                              "Timestamp of the last successful configuration reload", MetricType::Gauge);
+    }
     MetricStore::set(*reload_ok_, ok ? 1 : 0);
     if (ok) MetricStore::set(*reload_time_, now_s);
 }

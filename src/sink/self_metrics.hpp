@@ -58,8 +58,8 @@ private:
     Series* cpu_;
     Series* rss_;
     Series* fds_;
-    Series* reload_ok_;
-    Series* reload_time_;
+    Series* reload_ok_ = nullptr;  // registered by config_loaded()
+    Series* reload_time_ = nullptr;
 };
 
 }  // namespace ailog

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <re2/re2.h>
+
 #include <string>
 #include <vector>
 
@@ -124,4 +126,23 @@ TEST_CASE("a line no kind takes: the closest kind and the first of its tests tha
         why(R"({"message":"request 42 failed later","trace":{"id":"t1"}})") ==
         R"(closest is traced, but message is "request 42 failed later", which does not match ^request [0-9]+ (ok|failed)$)");
     CHECK(why(R"({"message":"request 42 ok"})") == "closest is traced, but trace is missing");
+}
+
+TEST_CASE("a pattern's remembered verdicts stay exact: many values, repeated, colliding in the memo") {
+    const Mapping m = load_mapping(R"(message: msg
+entries:
+  even: {when: [{field: message, matches: '[02468]$'}]}
+metrics: []
+)",
+                                   "t.yml");
+    JsonDecoder decoder(m);
+    const re2::RE2 re("[02468]$");
+    for (int round = 0; round < 3; ++round)
+        for (int i = 0; i < 500; ++i) {
+            const std::string msg = "value " + std::to_string(i * 7919 % 1000);
+            test::Padded p(R"({"msg":")" + msg + R"("})");
+            Event ev;
+            const auto skipped = decoder.decode(p.view(), p.capacity(), ev);
+            CHECK(skipped.has_value() == !re2::RE2::PartialMatch(msg, re));
+        }
 }
