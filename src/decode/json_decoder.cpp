@@ -1,10 +1,7 @@
 // JsonDecoder: mapping-driven field extraction with simdjson on-demand.
 #include "decode/json_decoder.hpp"
 
-
 #include <algorithm>
-
-
 #include <cstring>
 
 #include "decode/timestamp.hpp"
