@@ -71,9 +71,17 @@ public:
     // Any thread: waits for the load that serves `ticket`; its error, "" if it worked.
     std::string wait(uint64_t ticket, std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
-        if (!done_cv_.wait_for(lock, timeout, [&] { return done_ >= ticket; }))
+        if (!done_cv_.wait_for(lock, timeout, [&] { return done_ >= ticket || closed_; }))
             return "the reload did not finish in time";
-        return error_;
+        return done_ >= ticket ? error_ : std::string("the exporter is no longer reading its inputs");
+    }
+    // No more loads (reading is over): waiters are answered now.
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        done_cv_.notify_all();
     }
     // Pipeline thread: loads when asked, with `load` returning an error or "".
     template <class Load>
@@ -99,6 +107,7 @@ private:
     uint64_t requested_ = 0;
     uint64_t done_ = 0;
     std::string error_;
+    bool closed_ = false;
 };
 
 }  // namespace
@@ -242,6 +251,7 @@ int run_serve(const ServeSettings& o) {
             checkpointer->commit(clock.now_ms());
             pipeline.publish();
         }
+        reloads.close();
         pthread_kill(main_thread, SIGUSR1);  // reading is over
     });
 

@@ -278,7 +278,13 @@ Mapping load_mapping(std::string_view yaml, const std::string& file_name) {
     } catch (const YAML::ParserException& e) {
         throw ConfigError({fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg)});
     }
-    Mapping m = loader.load(root);
+    Mapping m;
+    try {
+        m = loader.load(root);
+    } catch (const YAML::Exception& e) {
+        // A value of a shape the reader did not expect (a key that is a list, ...).
+        loader.error_at(e.mark.line, e.mark.column, e.msg);
+    }
     if (!loader.problems().empty()) throw ConfigError(std::move(loader.problems()));
     return m;
 }

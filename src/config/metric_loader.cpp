@@ -135,6 +135,9 @@ void MappingLoader::load_metric(const YAML::Node& node) {
     const YAML::Node name_node = node["name"];
     if (!valid_metric_name(spec.name))
         error(name_node, fmt::format("{} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", spec.name));
+    else if (spec.name.starts_with("ailog_exporter_") || spec.name.starts_with("process_"))
+        error(name_node,
+              fmt::format("{}: names starting with ailog_exporter_ or process_ are the exporter's own", spec.name));
     for (const auto& other : m_.metrics)
         if (other.name == spec.name) error(name_node, fmt::format("metric {} is declared twice", spec.name));
     spec.help = text(node, "help", false).value_or("");

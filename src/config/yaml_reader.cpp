@@ -36,7 +36,14 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 void YamlReader::error(const YAML::Node& at, const std::string& message) {
     const YAML::Mark m = at.Mark();
-    problems_.push_back(fmt::format("{}:{}:{}: {}", file_, m.line + 1, m.column + 1, message));
+    error_at(m.line, m.column, message);
+}
+
+void YamlReader::error_at(int line, int column, const std::string& message) {
+    if (line < 0)
+        problems_.push_back(fmt::format("{}: {}", file_, message));
+    else
+        problems_.push_back(fmt::format("{}:{}:{}: {}", file_, line + 1, column + 1, message));
 }
 
 bool YamlReader::keys(const YAML::Node& node, std::string_view what, std::initializer_list<std::string_view> known) {

@@ -19,6 +19,7 @@ public:
     explicit YamlReader(std::string file) : file_(std::move(file)) {}
 
     void error(const YAML::Node& at, const std::string& message);
+    void error_at(int line, int column, const std::string& message);  // 0-based; line -1: no position
     std::vector<std::string>& problems() { return problems_; }
 
     // `node` is a map whose keys are all in `known`; an unknown key is an

@@ -161,6 +161,8 @@ error_code JsonDecoder::read_leaf(od::value& v, const Node& leaf) {
                     parsed = parse_time_pattern(sv, spec.time_pattern, &local_time_);
                 else
                     parsed = epoch_text(sv, format);
+            } else if (t == od::json_type::number) {
+                parsed.error = TimeError::Malformed;  // a number where the format wants text
             } else {
                 wrong_type_ |= 1u << f;
                 return simdjson::SUCCESS;

@@ -125,7 +125,10 @@ private:
 template <class OnEvict>
 void CorrelationTable::insert(const Entry& e, OnEvict&& on_evict) {
     if (size_t pos = find_index(e.key); pos != static_cast<size_t>(-1)) evict_at(pos, EvictReason::Replaced, on_evict);
-    if (limits_.max_entries == 0) return;
+    if (limits_.max_entries == 0) {
+        on_evict(e, EvictReason::Capacity);  // no room at all: its caller's data is let go
+        return;
+    }
     while (size_ >= limits_.max_entries) evict(head_, EvictReason::Capacity, on_evict);
     uint32_t slot;
     if (!free_.empty()) {

@@ -38,10 +38,11 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
 
 std::vector<int> Deriver::limits_of(int metric, const std::vector<LabelSource>& sources) const {
     std::vector<int> out(sources.size(), -1);
+    // Every source of a limited label is limited, whichever sets the limit.
     for (size_t l = 0; l < sources.size(); ++l) {
-        if (sources[l].max_values == 0) continue;
         const auto it = std::find(limited_.begin(), limited_.end(), std::pair(metric, static_cast<int>(l)));
-        out[l] = static_cast<int>(it - limited_.begin());
+        if (it != limited_.end() && sources[l].kind == LabelSource::Kind::Field)
+            out[l] = static_cast<int>(it - limited_.begin());
     }
     return out;
 }
@@ -96,7 +97,17 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const std:
                 }
                 if (limit_of[i] >= 0) {
                     const auto li = static_cast<size_t>(limit_of[i]);
-                    value = limits_[li].admit(value, stats_.label_overflows[li]);
+                    LabelLimit& limit = limits_[li];
+                    if (!limit.seeded) {
+                        // The values its series already have count: before the first line, the
+                        // store holds what a state file or the previous mapping left.
+                        limit.seeded = true;
+                        const auto [metric, label] = limited_[li];
+                        const auto& family =
+                            *store_.families()[static_cast<size_t>(families_[static_cast<size_t>(metric)])];
+                        for (const auto& s : family.series) limit.seed(s->label_values[static_cast<size_t>(label)]);
+                    }
+                    value = limit.admit(value, stats_.label_overflows[li]);
                 }
                 labels_[i] = value;
                 break;
@@ -421,20 +432,40 @@ void Deriver::restore_open_start(const KeyHash& key, double start_ms, std::strin
         std::vector<std::string_view> views(in_flight_labels->begin(), in_flight_labels->end());
         if (Series* s = store_.get(families_[static_cast<size_t>(metric)], views)) payload = in_flight_slot(s);
     }
-    // The kept values, by field name: a field the mapping no longer takes from the start is left out.
-    uint32_t carry = 0;
-    if (!mapping_.correlation.from_start.empty()) {
-        Event ev;
-        for (int f : mapping_.correlation.from_start)
-            for (const auto& [name, value] : carried)
-                if (mapping_.fields[static_cast<size_t>(f)].name == name) {
-                    ev.fields[static_cast<size_t>(f)].str = value;
-                    ev.fields[static_cast<size_t>(f)].present = true;
-                }
-        carry = keep_from_start(ev);
-    }
-    table_.insert({key, start_ms, read_ms, payload, carry, input},
+    table_.insert({key, start_ms, read_ms, payload, keep_carried(carried), input},
                   [this](const CorrelationTable::Entry& e, EvictReason r) { evicted(e, r); });
+}
+
+uint32_t Deriver::keep_carried(const Carried& carried) {
+    // A field the mapping no longer takes from the start is left out.
+    if (mapping_.correlation.from_start.empty()) return 0;
+    Event ev;
+    for (int f : mapping_.correlation.from_start)
+        for (const auto& [name, value] : carried)
+            if (mapping_.fields[static_cast<size_t>(f)].name == name) {
+                ev.fields[static_cast<size_t>(f)].str = value;
+                ev.fields[static_cast<size_t>(f)].present = true;
+            }
+    return keep_from_start(ev);
+}
+
+void Deriver::adopt_open_starts(const Deriver& old, bool same_in_flight) {
+    // The input of `name` here (held without a user if no source has it open).
+    auto input_of = [this](const std::string& name) {
+        if (auto it = input_by_name_.find(name); it != input_by_name_.end()) return it->second;
+        const uint32_t id = open_input(name);
+        close_input(id);
+        return id;
+    };
+    for (const Input& in : old.inputs_)
+        if (in.in_use) inputs_[input_of(in.name)].clock = in.clock;
+    old.table_.for_each([&](const CorrelationTable::Entry& e) {
+        CorrelationTable::Entry n = e;
+        n.input = input_of(old.inputs_[e.input].name);
+        n.payload = same_in_flight && e.payload ? in_flight_slot(old.in_flight_series_[e.payload - 1]) : 0;
+        n.carry = keep_carried(old.carried(e.carry));
+        table_.insert(n, [this](const CorrelationTable::Entry& x, EvictReason r) { evicted(x, r); });
+    });
 }
 
 void Deriver::expire_read(double read_now_ms) {

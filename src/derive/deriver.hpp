@@ -86,6 +86,12 @@ public:
     void restore_open_start(const KeyHash& key, double start_ms, std::string_view input, double read_ms,
                             const std::vector<std::string>* in_flight_labels, const Carried& carried = {});
     const CorrelationTable& correlation() const { return table_; }
+    // Takes over the open starts and input clocks of the deriver of the
+    // previous mapping (a reload), as they were: their times, the inputs
+    // they belong to, the values kept for their end entries (by field name).
+    // Their in-flight series carry over when `same_in_flight` (the gauge is
+    // unchanged), else they count in no gauge.
+    void adopt_open_starts(const Deriver& old, bool same_in_flight);
     // Family index in the store of each metric of the mapping.
     const std::vector<int>& families() const { return families_; }
 
@@ -136,6 +142,7 @@ private:
     const Event& with_start_values(const Event& ev, uint32_t carry);
     void release_carry(uint32_t carry);
     Carried carried(uint32_t carry) const;
+    uint32_t keep_carried(const Carried& carried);  // keep_from_start() of values by field name
     void release_in_flight(const CorrelationTable::Entry& e);
     void evicted(const CorrelationTable::Entry& e, EvictReason r);
     void release_closed_inputs();

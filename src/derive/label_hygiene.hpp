@@ -25,6 +25,13 @@ void replace_all(const re2::RE2& re, std::string_view in, std::string_view rewri
 class LabelLimit {
 public:
     LabelLimit(uint32_t max, std::string overflow) : max_(max), overflow_(std::move(overflow)) {}
+    // A value the label already has (series restored from a state file or
+    // kept across a reload); the overflow value takes no room.
+    void seed(std::string_view value) {
+        if (value != overflow_ && seen_.size() < max_ && seen_.find(value) == seen_.end()) seen_.emplace(value);
+    }
+    bool seeded = false;
+
     std::string_view admit(std::string_view value, uint64_t& overflowed) {
         if (seen_.find(value) != seen_.end()) return value;
         if (seen_.size() < max_) {

@@ -72,7 +72,7 @@ public:
     Deriver& deriver() { return *deriver_; }
     LineDecoder& decoder() { return decoder_; }
     const LineDecoder& decoder() const { return decoder_; }
-    SelfMetrics& self_metrics() { return *self_; }
+    SelfMetrics& self_metrics() { return self_; }
     const Mapping& mapping() const { return *mapping_; }
 
     // From the next line on, decodes and derives by `mapping`. Series of
@@ -88,8 +88,8 @@ private:
     PipelineOptions options_;
     PipelineStats stats_;
     LineDecoder decoder_;
-    std::optional<Deriver> deriver_;
-    std::optional<SelfMetrics> self_;
+    std::unique_ptr<Deriver> deriver_;  // replaced by a reload
+    SelfMetrics self_;
     std::vector<uint32_t> source_inputs_;    // by source
     std::vector<std::string> source_names_;  // by source; "" when closed
     double read_clock_ms_;                   // wall time, read once per batch of lines

@@ -65,16 +65,12 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                          MetricType::Counter, {"reason"}, {}, kUnlimited);
     for (size_t r = 0; r < skipped_.size(); ++r) skipped_[r] = store.get(skipped, {kSkipReasonNames[r]});
 
-    const int entries = store.add_family("ailog_exporter_entries_total", "Mapped log entries decoded, by kind",
-                                         MetricType::Counter, {"kind"}, {}, kUnlimited);
-    const int unmatched =
+    entries_family_ = store.add_family("ailog_exporter_entries_total", "Mapped log entries decoded, by kind",
+                                       MetricType::Counter, {"kind"}, {}, kUnlimited);
+    unmatched_family_ =
         store.add_family("ailog_exporter_unmatched_entries_total",
                          "End entries read without their start entry (no failure duration, in-flight not decremented)",
                          MetricType::Counter, {"kind"}, {}, kUnlimited);
-    for (const auto& k : mapping.kinds) {
-        entries_.push_back(store.get(entries, {k.name}));
-        unmatched_.push_back(k.role == EntryRole::End ? store.get(unmatched, {k.name}) : nullptr);
-    }
     const int evicted = store.add_family(
         "ailog_exporter_correlation_evicted_total",
         "Start entries forgotten without an end entry: too old (age), table full (capacity), or started again "
@@ -124,22 +120,10 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     series_limit_ =
         single(store, "ailog_exporter_series_limit", "Most series the exported metrics may have", MetricType::Gauge);
     MetricStore::set(*series_limit_, static_cast<double>(store.max_series()));
-    const int dropped = store.add_family("ailog_exporter_series_dropped_total",
-                                         "Updates dropped because the series limit was reached, by metric",
-                                         MetricType::Counter, {"metric"}, {}, kUnlimited);
-    for (int f : metric_families)
-        dropped_.emplace_back(f, store.get(dropped, {store.families()[static_cast<size_t>(f)]->name}));
-    if (const auto limited = mapping.limited_labels(); !limited.empty()) {
-        const int overflow = store.add_family(
-            "ailog_exporter_label_overflow_total",
-            "Updates whose label value was new past the label's max_values, given the overflow value instead, by "
-            "metric and label",
-            MetricType::Counter, {"metric", "label"}, {}, kUnlimited);
-        for (const auto& [metric, label] : limited) {
-            const MetricSpec& m = mapping.metrics[static_cast<size_t>(metric)];
-            label_overflows_.push_back(store.get(overflow, {m.name, m.label_names[static_cast<size_t>(label)]}));
-        }
-    }
+    dropped_family_ = store.add_family("ailog_exporter_series_dropped_total",
+                                       "Updates dropped because the series limit was reached, by metric",
+                                       MetricType::Counter, {"metric"}, {}, kUnlimited);
+    remap(mapping, metric_families);
 
     start_time_ = single(store, "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
                          MetricType::Gauge);
@@ -148,6 +132,37 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
                   MetricType::Counter);
     rss_ = single(store, "process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge);
     fds_ = single(store, "process_open_fds", "Number of open file descriptors", MetricType::Gauge);
+}
+
+void SelfMetrics::remap(const Mapping& mapping, const std::vector<int>& metric_families) {
+    // Series of kinds, metrics and labels the mapping no longer has go;
+    // publish() sets the others' values again.
+    entries_.clear();
+    unmatched_.clear();
+    dropped_.clear();
+    label_overflows_.clear();
+    store_.clear_family(entries_family_);
+    store_.clear_family(unmatched_family_);
+    store_.clear_family(dropped_family_);
+    for (const auto& k : mapping.kinds) {
+        entries_.push_back(store_.get(entries_family_, {k.name}));
+        unmatched_.push_back(k.role == EntryRole::End ? store_.get(unmatched_family_, {k.name}) : nullptr);
+    }
+    for (int f : metric_families)
+        dropped_.emplace_back(f, store_.get(dropped_family_, {store_.families()[static_cast<size_t>(f)]->name}));
+    const auto limited = mapping.limited_labels();
+    if (overflow_family_ >= 0) store_.clear_family(overflow_family_);
+    if (limited.empty()) return;
+    if (overflow_family_ < 0)
+        overflow_family_ = store_.add_family(
+            "ailog_exporter_label_overflow_total",
+            "Updates whose label value was new past the label's max_values, given the overflow value instead, by "
+            "metric and label",
+            MetricType::Counter, {"metric", "label"}, {}, kUnlimited);
+    for (const auto& [metric, label] : limited) {
+        const MetricSpec& m = mapping.metrics[static_cast<size_t>(metric)];
+        label_overflows_.push_back(store_.get(overflow_family_, {m.name, m.label_names[static_cast<size_t>(label)]}));
+    }
 }
 
 void SelfMetrics::config_loaded(bool ok, double now_s) {

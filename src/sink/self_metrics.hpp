@@ -23,6 +23,10 @@ public:
     void publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts);
     // Scrape threads: values read from the process and the store.
     void refresh_process();
+    // Pipeline thread: the series by entry kind, metric and limited label
+    // of another mapping (a reload). The process_* series, read by scrape
+    // threads, are untouched.
+    void remap(const Mapping& mapping, const std::vector<int>& metric_families);
     // The outcome of loading the mapping (at start and on each reload); the
     // series outlive this object, kept by the store across reloads.
     void config_loaded(bool ok, double now_s);
@@ -54,6 +58,10 @@ private:
     Series* state_dropped_;
     std::vector<std::pair<int, Series*>> dropped_;  // family -> counter
     std::vector<Series*> label_overflows_;          // per Mapping::limited_labels()
+    int entries_family_ = -1;
+    int unmatched_family_ = -1;
+    int dropped_family_ = -1;
+    int overflow_family_ = -1;  // registered once a mapping bounds a label
     Series* start_time_;
     Series* cpu_;
     Series* rss_;

@@ -1,0 +1,140 @@
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ailog/clock.hpp"
+#include "ailog/metric_store.hpp"
+#include "config/mapping_loader.hpp"
+#include "config/problems.hpp"
+#include "pipeline/pipeline.hpp"
+#include "test_util.hpp"
+
+using namespace ailog;
+
+namespace {
+
+struct FixedClock final : Clock {
+    double now_ms() const override { return 1748779300000.0; }
+};
+
+std::string start(const char* id, const char* ts) {
+    return std::string(R"({"message":"executeParse - start","requestId":")") + id +
+           R"(","capability":"chat","operation":"core","timestamp":")" + ts + R"("})";
+}
+
+std::string failed(const char* id, const char* ts) {
+    return std::string(R"({"message":"executeParse - failed","requestId":")") + id +
+           R"(","capability":"chat","operation":"core","openaiErrorStatusCode":429,"timestamp":")" + ts + R"("})";
+}
+
+struct Run {
+    MetricStore store;
+    FixedClock clock;
+    Pipeline pipeline;
+    int source;
+    explicit Run(const Mapping& m, PipelineOptions options = {})
+        : pipeline(m, store, clock, options), source(pipeline.open_source("app.log")) {}
+    void feed(const std::string& line) {
+        test::Padded p(line);
+        pipeline.on_line(source, p.view(), p.capacity());
+        pipeline.publish();
+    }
+    std::string text() const {
+        std::string out;
+        store.render(out);
+        return out;
+    }
+};
+
+// The built-in mapping without its errors metric.
+std::string without_errors() {
+    std::string yaml(builtin_mapping_yaml());
+    const auto a = yaml.find("  - name: openai_api_request_errors_total");
+    const auto b = yaml.find("  - name: openai_api_requests_in_flight");
+    return yaml.erase(a, b - a);
+}
+
+}  // namespace
+
+TEST_CASE("a reload keeps open calls with their times, counts and unchanged series; removed metrics go") {
+    const Mapping builtin = builtin_mapping();
+    Run r(builtin);
+    r.feed(start("a", "2025-06-01T12:00:00.000Z"));
+    r.feed(failed("x", "2025-06-01T12:00:00.500Z"));  // no start: unmatched
+    CHECK(r.text().find("openai_api_requests_in_flight{capability=\"chat\",operation=\"core\"} 1\n") !=
+          std::string::npos);
+    CHECK(r.text().find("openai_api_request_errors_total{") != std::string::npos);
+
+    r.pipeline.reload(std::make_shared<const Mapping>(load_mapping(without_errors(), "t.yml")));
+    r.feed(failed("a", "2025-06-01T12:00:01.500Z"));
+    const std::string text = r.text();
+    CAPTURE(text);
+    // The start read before the reload gives the failure its duration: 1.5 s.
+    CHECK(text.find("openai_api_request_duration_ms_sum{capability=\"chat\",operation=\"core\",status=\"failure\"} "
+                    "1500\n") != std::string::npos);
+    CHECK(text.find("openai_api_requests_in_flight{capability=\"chat\",operation=\"core\"} 0\n") != std::string::npos);
+    CHECK(text.find("openai_api_requests_total{capability=\"chat\",operation=\"core\",status=\"failure\"} 2\n") !=
+          std::string::npos);
+    CHECK(text.find("openai_api_request_errors_total") == std::string::npos);
+    CHECK(text.find("ailog_exporter_series_dropped_total{metric=\"openai_api_request_errors_total\"}") ==
+          std::string::npos);
+    CHECK(text.find("ailog_exporter_unmatched_entries_total{kind=\"failed\"} 1\n") != std::string::npos);
+    CHECK(text.find("ailog_exporter_entries_total{kind=\"failed\"} 2\n") != std::string::npos);
+}
+
+TEST_CASE("a label bound counts every update of the metric and the values its series already have") {
+    const char* yaml = R"(message: msg
+fields:
+  a: {path: a}
+  b: {path: b}
+entries:
+  x: {message: x}
+  y: {message: y}
+metrics:
+  - name: t_total
+    type: counter
+    labels: [v]
+    updates:
+      - {entries: [x], labels: {v: {field: a, max_values: 2}}, value: 1}
+      - {entries: [y], labels: {v: {field: b}}, value: 1}
+)";
+    const Mapping m = load_mapping(yaml, "t.yml");
+    Run r(m);
+    r.feed(R"({"msg":"x","a":"one"})");
+    r.feed(R"({"msg":"y","b":"two"})");
+    r.feed(R"({"msg":"y","b":"three"})");  // the third value, from the rule without the limit
+    CHECK(r.text().find("t_total{v=\"other\"} 1\n") != std::string::npos);
+    // Reloaded: the two values the series hold fill the bound at once.
+    r.pipeline.reload(std::make_shared<const Mapping>(load_mapping(yaml, "t.yml")));
+    r.feed(R"({"msg":"x","a":"four"})");
+    r.feed(R"({"msg":"x","a":"one"})");
+    const std::string text = r.text();
+    CAPTURE(text);
+    CHECK(text.find("t_total{v=\"other\"} 2\n") != std::string::npos);
+    CHECK(text.find("t_total{v=\"one\"} 2\n") != std::string::npos);
+    CHECK(text.find("ailog_exporter_label_overflow_total{metric=\"t_total\",label=\"v\"} 2\n") != std::string::npos);
+}
+
+TEST_CASE("with no room for open starts, a start leaves the in-flight gauge as it was") {
+    PipelineOptions options;
+    options.correlation.max_entries = 0;
+    const Mapping builtin = builtin_mapping();
+    Run r(builtin, options);
+    r.feed(start("a", "2025-06-01T12:00:00.000Z"));
+    const std::string text = r.text();
+    CHECK(text.find("openai_api_requests_in_flight{capability=\"chat\",operation=\"core\"} 0\n") != std::string::npos);
+    CHECK(text.find("ailog_exporter_correlation_evicted_total{reason=\"capacity\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("names of the exporter's own are refused, and a YAML shape the reader does not expect is a mistake") {
+    using test::first_problem;
+    const std::string head = "message: msg\nentries:\n  a: {message: a}\nmetrics:\n";
+    CHECK(first_problem(head + "  - {name: process_open_fds, type: gauge}\n") ==
+          "t.yml:5:12: process_open_fds: names starting with ailog_exporter_ or process_ are the exporter's own");
+    CHECK(first_problem(head + "  - {name: ailog_exporter_x_total, type: counter}\n")
+              .starts_with("t.yml:5:12: ailog_exporter_x_total: names starting"));
+    CHECK_FALSE(first_problem("message: msg\nentries:\n  {[a]: 1}: {message: a}\n").empty());
+    CHECK_FALSE(first_problem("message: msg\nentries: {a: {message: a}}\nfields: {[x]: {path: y}}\n").empty());
+}
