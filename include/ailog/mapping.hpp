@@ -176,6 +176,10 @@ struct CorrelationSpec {
     // Text fields an end entry takes from its start when it lacks them
     // (Fastify logs the method and URL only on "incoming request").
     std::vector<int> from_start;
+    // Bounds of the open starts; unset: --correlation.max-entries and
+    // --correlation.max-age.
+    std::optional<size_t> max_entries;
+    std::optional<double> max_age_ms;
 
     bool operator==(const CorrelationSpec&) const = default;
 };

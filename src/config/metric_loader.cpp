@@ -1,4 +1,5 @@
 // The metrics of a mapping file: names, labels, updates, correlation, summary.
+#include "common/duration.hpp"
 #include "common/metric_names.hpp"
 #include "config/loader.hpp"
 
@@ -234,7 +235,22 @@ void MappingLoader::load_metric(const YAML::Node& node) {
 
 void MappingLoader::load_correlation(const YAML::Node& node) {
     if (!node) return;
-    if (!keys(node, "correlation", {"key", "in_flight", "from_start"})) return;
+    if (!keys(node, "correlation", {"key", "in_flight", "from_start", "max_entries", "max_age"})) return;
+    if (const YAML::Node n = node["max_entries"]) {
+        const auto v = number(n, std::string_view("max_entries"));
+        if (v && !(*v >= 0 && *v <= 1e8 && *v == static_cast<double>(static_cast<size_t>(*v))))
+            error(n, "max_entries must be a whole number from 0 to 100000000");
+        else if (v)
+            m_.correlation.max_entries = static_cast<size_t>(*v);
+    }
+    if (const YAML::Node n = node["max_age"]) {
+        const auto text_value = text(n, std::string_view("max_age"));
+        const auto ms = text_value ? parse_duration_ms(*text_value) : std::nullopt;
+        if (text_value && !ms)
+            error(n, fmt::format("max_age must be a duration such as 10m or 1h30m, not {}", *text_value));
+        else if (ms)
+            m_.correlation.max_age_ms = *ms;
+    }
     if (auto k = text(node, "key")) m_.correlation.key_field = field_index(node["key"], *k, FieldType::String);
     if (const YAML::Node fs = node["from_start"]) {
         if (!fs.IsSequence())

@@ -8,13 +8,19 @@
 
 namespace ailog {
 
+CorrelationTable::Limits correlation_limits(CorrelationTable::Limits flags, const Mapping& mapping) {
+    if (mapping.correlation.max_entries) flags.max_entries = *mapping.correlation.max_entries;
+    if (mapping.correlation.max_age_ms) flags.max_age_ms = *mapping.correlation.max_age_ms;
+    return flags;
+}
+
 Pipeline::Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options)
     : mapping_(&mapping),
       store_(store),
       clock_(clock),
       options_(options),
       decoder_(mapping, clock, options.decode, stats_),
-      deriver_(std::make_unique<Deriver>(mapping, store, options.correlation)),
+      deriver_(std::make_unique<Deriver>(mapping, store, correlation_limits(options.correlation, mapping))),
       self_(store, mapping, deriver_->families()),
       read_clock_ms_(clock.now_ms()) {}
 
@@ -79,7 +85,7 @@ void Pipeline::reload(std::shared_ptr<const Mapping> mapping) {
         same_shape(old.metrics[static_cast<size_t>(old_gauge)], now.metrics[static_cast<size_t>(new_gauge)]);
 
     // Families of metrics whose shape changed are emptied by add_family here.
-    auto next = std::make_unique<Deriver>(now, store_, options_.correlation);
+    auto next = std::make_unique<Deriver>(now, store_, correlation_limits(options_.correlation, now));
     for (size_t s = 0; s < source_names_.size(); ++s)
         if (!source_names_[s].empty()) source_inputs_[s] = next->open_input(source_names_[s]);
     next->adopt_open_starts(*deriver_, same_gauge);

@@ -29,6 +29,9 @@ struct PipelineOptions {
     bool live = true;
 };
 
+// The bounds of open starts: the mapping's where it sets them, else the flags'.
+CorrelationTable::Limits correlation_limits(CorrelationTable::Limits flags, const Mapping& mapping);
+
 class Pipeline final : public LineSink {
 public:
     Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options);

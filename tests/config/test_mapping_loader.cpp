@@ -116,7 +116,7 @@ Mapping expected_executeparse() {
          {},
          {}},
     };
-    m.correlation = {kRequestId, 4, {cap, op}, {}};
+    m.correlation = {kRequestId, 4, {cap, op}, {}, {}, {}};
     m.summary = {"openai_api_requests_total",
                  "status",
                  "success",

@@ -138,3 +138,36 @@ TEST_CASE("names of the exporter's own are refused, and a YAML shape the reader 
     CHECK_FALSE(first_problem("message: msg\nentries:\n  {[a]: 1}: {message: a}\n").empty());
     CHECK_FALSE(first_problem("message: msg\nentries: {a: {message: a}}\nfields: {[x]: {path: y}}\n").empty());
 }
+
+TEST_CASE("the mapping may bound its open starts; the flags are the default it overrides") {
+    std::string yaml(builtin_mapping_yaml());
+    const std::string key = "correlation:\n  key: requestId\n";
+    yaml.replace(yaml.find(key), key.size(), key + "  max_entries: 1\n  max_age: 2s\n");
+    const Mapping m = load_mapping(yaml, "t.yml");
+    REQUIRE(m.correlation.max_entries == 1u);
+    REQUIRE(m.correlation.max_age_ms == 2000.0);
+    PipelineOptions options;  // the flags' defaults: 100000 entries, 10 minutes
+    options.live = false;
+    const auto limits = correlation_limits(options.correlation, m);
+    CHECK(limits.max_entries == 1u);
+    CHECK(limits.max_age_ms == 2000.0);
+    CHECK(correlation_limits(options.correlation, builtin_mapping()).max_entries == 100000u);
+    Run r(m, options);
+    r.feed(start("a", "2025-06-01T12:00:00.000Z"));
+    r.feed(failed("x", "2025-06-01T12:00:02.500Z"));
+    r.feed(failed("y", "2025-06-01T12:00:02.600Z"));  // the input's clock passes 2.5 s: a is too old
+    r.feed(start("b", "2025-06-01T12:00:02.700Z"));
+    r.feed(start("c", "2025-06-01T12:00:02.800Z"));  // pushes b out: room for one
+    const std::string text = r.text();
+    CAPTURE(text);
+    CHECK(text.find("ailog_exporter_correlation_evicted_total{reason=\"capacity\"} 1\n") != std::string::npos);
+    CHECK(text.find("ailog_exporter_correlation_evicted_total{reason=\"age\"} 1\n") != std::string::npos);
+
+    using test::first_problem;
+    std::string bad = yaml;
+    bad.replace(bad.find("max_age: 2s"), 11, "max_age: 2x");
+    CHECK(first_problem(bad).ends_with("max_age must be a duration such as 10m or 1h30m, not 2x"));
+    bad = yaml;
+    bad.replace(bad.find("max_entries: 1"), 14, "max_entries: -1");
+    CHECK(first_problem(bad).ends_with("max_entries must be a whole number from 0 to 100000000"));
+}

@@ -289,7 +289,7 @@ TEST_CASE("the fields read after decoding: labels, values, classifiers, correlat
     m.metrics[0].rules[0].labels[0] = {LabelSource::Kind::Field, static_cast<int>(index("message")), {}, false, {}, 0, {}};
     CHECK(m.derived_fields() == (want | 1u << index("message")));
     m = builtin_mapping();
-    m.correlation = {-1, -1, {}, {}};
+    m.correlation = {-1, -1, {}, {}, {}, {}};
     m.metrics[3].rules.clear();  // the only reader of the status code
     CHECK(m.derived_fields() == (want & ~(1u << index("requestId")) & ~(1u << index("openaiErrorStatusCode"))));
 }
