@@ -162,6 +162,24 @@ TEST_CASE("labels rewritten by RE2 patterns and bounded in their values: no allo
     CHECK(entries == allocations_for(false).second);
 }
 
+TEST_CASE("a level, times read by a pattern, and fields kept from the start: no allocation per line once warm") {
+    std::string yaml(builtin_mapping_yaml());
+    auto replace = [&](const std::string& from, const std::string& to) {
+        const auto at = yaml.find(from);
+        REQUIRE(at != std::string::npos);
+        yaml.replace(at, from.size(), to);
+    };
+    replace("time: [timestamp, time]\n", "time: {path: [timestamp, time], format: '%FT%T.%f%z'}\nlevel: level\n");
+    replace("start: {message: executeParse - start, role: start}",
+            "start: {message: executeParse - start, role: start, when: [{field: level, one_of: [info, debug]}]}");
+    replace("correlation:\n  key: requestId\n",
+            "correlation:\n  key: requestId\n  from_start: [capability, operation]\n");
+    const Mapping m = load_mapping(yaml, "t.yml");
+    const auto [allocations, entries] = allocations_for(false, m);
+    CHECK(allocations == 0);
+    CHECK(entries == allocations_for(false).second);
+}
+
 TEST_CASE("the counter works") {
     const long before = g_allocations.load();
     auto* p = new std::string(100, 'x');
