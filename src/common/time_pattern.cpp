@@ -182,8 +182,8 @@ bool read_pattern(std::string_view s, size_t& pos, std::string_view pattern, Pat
     return true;
 }
 
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
-// (Howard Hinnant's days_from_civil).
+}  // namespace
+
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -198,8 +198,6 @@ int days_in_month(int64_t y, int64_t m) {
     const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return m == 2 && leap ? 29 : kDays[m - 1];
 }
-
-}  // namespace
 
 std::optional<PatternTime> read_time_pattern(std::string_view s, std::string_view pattern) {
     PatternFields f;

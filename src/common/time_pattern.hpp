@@ -10,6 +10,12 @@
 
 namespace ailog {
 
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+// (Howard Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+// Days in month m (1-12) of year y.
+int days_in_month(int64_t y, int64_t m);
+
 // A time read by a pattern.
 struct PatternTime {
     // epoch: seconds since the Unix epoch (%s). Otherwise wall-clock seconds

@@ -12,17 +12,6 @@
 namespace ailog {
 namespace {
 
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
-// (Howard Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 bool digits(std::string_view s, size_t pos, size_t n, int& out) {
     if (pos + n > s.size()) return false;
     int v = 0;
@@ -33,15 +22,6 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
     }
     out = v;
     return true;
-}
-
-bool leap(int y) {
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int days_in_month(int y, int m) {
-    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : kDays[m - 1];
 }
 
 ParsedTime invalid(TimeError e) {
