@@ -1,6 +1,7 @@
 // The YAML mapping loader: yaml-cpp's nodes, walked with their positions.
 #include "config/mapping_loader.hpp"
 
+#include "common/choice.hpp"
 #include "common/time_pattern.hpp"
 #include "config/loader.hpp"
 
@@ -21,14 +22,25 @@ namespace ailog {
 
 extern const char kBuiltinMappingYaml[];  // generated from examples/executeparse.yml
 
+namespace {
+
+constexpr Choice<FieldType> kFieldTypeNames[] = {{"string", FieldType::String},
+                                                 {"number", FieldType::Number},
+                                                 {"timestamp", FieldType::Timestamp},
+                                                 {"level", FieldType::Level}};
+constexpr Choice<TimeFormat> kTimeFormatNames[] = {
+    {"auto", TimeFormat::Auto},        {"rfc3339", TimeFormat::Rfc3339},  {"epoch_s", TimeFormat::EpochS},
+    {"epoch_ms", TimeFormat::EpochMs}, {"epoch_us", TimeFormat::EpochUs}, {"epoch_ns", TimeFormat::EpochNs}};
+
+}  // namespace
+
 int MappingLoader::field_index(const YAML::Node& at, const std::string& name, std::optional<FieldType> type) {
     for (size_t i = 0; i < m_.fields.size(); ++i) {
         if (m_.fields[i].name != name) continue;
         const FieldType t = m_.fields[i].type;
         if (type && t != *type && !(t == FieldType::Level && *type == FieldType::String)) {
-            static constexpr const char* kTypes[] = {"string", "number", "timestamp", "level"};
-            error(at, fmt::format("field {} is a {}; a {} is needed here", name,
-                                  kTypes[static_cast<int>(m_.fields[i].type)], kTypes[static_cast<int>(*type)]));
+            error(at, fmt::format("field {} is a {}; a {} is needed here", name, choice_name(t, kFieldTypeNames),
+                                  choice_name(*type, kFieldTypeNames)));
         }
         return static_cast<int>(i);
     }
@@ -57,14 +69,10 @@ uint32_t MappingLoader::kinds_of(const YAML::Node& node, const char* what) {
 
 void MappingLoader::time_format(const YAML::Node& node, FieldSpec& f) {
     const auto s = text(node, std::string_view("format")).value_or("");
-    static constexpr std::pair<std::string_view, TimeFormat> kFormats[] = {
-        {"auto", TimeFormat::Auto},        {"rfc3339", TimeFormat::Rfc3339},  {"epoch_s", TimeFormat::EpochS},
-        {"epoch_ms", TimeFormat::EpochMs}, {"epoch_us", TimeFormat::EpochUs}, {"epoch_ns", TimeFormat::EpochNs}};
-    for (const auto& [name, format] : kFormats)
-        if (s == name) {
-            f.time_format = format;
-            return;
-        }
+    if (const auto format = parse_choice(s, kTimeFormatNames)) {
+        f.time_format = *format;
+        return;
+    }
     if (s.find('%') == std::string::npos)
         return error(node, fmt::format("format must be auto, rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a "
                                        "strftime-style pattern such as %d/%b/%Y:%H:%M:%S %z, not {}",
@@ -104,40 +112,33 @@ void MappingLoader::load_fields(const YAML::Node& root) {
     m_.time_field = candidates("time", FieldType::Timestamp);
     candidates("level", FieldType::Level);
 
-    each_named(
-        root["fields"], "field", {"path", "type", "required", "non_negative", "format"},
-        [&](const std::string& name, const YAML::Node& at, const YAML::Node& spec) {
-            for (const auto& f : m_.fields)
-                if (f.name == name) error(at, fmt::format("field {} is declared twice", name));
-            FieldSpec f{name, FieldType::String, {}, 0, false, TimeFormat::Auto, {}};
-            if (!spec["path"])
-                error(spec, fmt::format("field {} has no path", name));
-            else
-                for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
-            if (const YAML::Node t = spec["type"]) {
-                static constexpr std::pair<std::string_view, FieldType> kTypes[] = {{"string", FieldType::String},
-                                                                                    {"number", FieldType::Number},
-                                                                                    {"timestamp", FieldType::Timestamp},
-                                                                                    {"level", FieldType::Level}};
-                const auto s = text(t, std::string_view("type")).value_or("");
-                const auto it =
-                    std::find_if(std::begin(kTypes), std::end(kTypes), [&](const auto& kv) { return kv.first == s; });
-                if (it == std::end(kTypes))
-                    error(t, fmt::format("type must be string, number, timestamp or level, not {}", s));
-                else
-                    f.type = it->second;
-            }
-            if (const YAML::Node fm = spec["format"]) {
-                if (f.type != FieldType::Timestamp)
-                    error(fm, "only a timestamp field has a format");
-                else
-                    time_format(fm, f);
-            }
-            if (const YAML::Node nn = spec["non_negative"])
-                f.non_negative = boolean(nn, "non_negative").value_or(false);
-            required_.emplace_back(spec["required"], std::vector<std::string>{});
-            m_.fields.push_back(std::move(f));
-        });
+    each_named(root["fields"], "field", {"path", "type", "required", "non_negative", "format"},
+               [&](const std::string& name, const YAML::Node& at, const YAML::Node& spec) {
+                   for (const auto& f : m_.fields)
+                       if (f.name == name) error(at, fmt::format("field {} is declared twice", name));
+                   FieldSpec f{name, FieldType::String, {}, 0, false, TimeFormat::Auto, {}};
+                   if (!spec["path"])
+                       error(spec, fmt::format("field {} has no path", name));
+                   else
+                       for (const auto& p : texts(spec["path"], "path")) f.paths.push_back(split_path(p));
+                   if (const YAML::Node t = spec["type"]) {
+                       const auto s = text(t, std::string_view("type")).value_or("");
+                       if (const auto type = parse_choice(s, kFieldTypeNames))
+                           f.type = *type;
+                       else
+                           error(t, fmt::format("type must be string, number, timestamp or level, not {}", s));
+                   }
+                   if (const YAML::Node fm = spec["format"]) {
+                       if (f.type != FieldType::Timestamp)
+                           error(fm, "only a timestamp field has a format");
+                       else
+                           time_format(fm, f);
+                   }
+                   if (const YAML::Node nn = spec["non_negative"])
+                       f.non_negative = boolean(nn, "non_negative").value_or(false);
+                   required_.emplace_back(spec["required"], std::vector<std::string>{});
+                   m_.fields.push_back(std::move(f));
+               });
 }
 
 std::vector<Condition> MappingLoader::conditions(const YAML::Node& node) {

@@ -241,24 +241,30 @@ uint32_t Deriver::keep_from_start(const Event& ev) {
     return slot;
 }
 
-const Event& Deriver::with_start_values(const Event& ev, uint32_t carry) {
-    if (carry == 0) return ev;
-    carried_event_ = ev;
+template <class F>
+void Deriver::for_each_kept(uint32_t carry, F&& f) const {
     const std::string& in = carry_pool_[carry - 1];
     size_t pos = 0;
-    for (int f : mapping_.correlation.from_start) {
-        const bool present = in[pos++] != 0;
-        if (!present) continue;
+    for (int field : mapping_.correlation.from_start) {
+        if (in[pos++] == 0) continue;  // absent from the start
         uint32_t size = 0;
         std::memcpy(&size, in.data() + pos, sizeof size);
         pos += sizeof size;
-        FieldValue& v = carried_event_.fields[static_cast<size_t>(f)];
-        if (!v.present) {
-            v.str = std::string_view(in.data() + pos, size);
-            v.present = true;
-        }
+        f(field, std::string_view(in.data() + pos, size));
         pos += size;
     }
+}
+
+const Event& Deriver::with_start_values(const Event& ev, uint32_t carry) {
+    if (carry == 0) return ev;
+    carried_event_ = ev;
+    for_each_kept(carry, [this](int field, std::string_view value) {
+        FieldValue& v = carried_event_.fields[static_cast<size_t>(field)];
+        if (!v.present) {
+            v.str = value;
+            v.present = true;
+        }
+    });
     return carried_event_;
 }
 
@@ -269,16 +275,9 @@ void Deriver::release_carry(uint32_t carry) {
 Deriver::Carried Deriver::carried(uint32_t carry) const {
     Carried out;
     if (carry == 0) return out;
-    const std::string& in = carry_pool_[carry - 1];
-    size_t pos = 0;
-    for (int f : mapping_.correlation.from_start) {
-        if (in[pos++] == 0) continue;
-        uint32_t size = 0;
-        std::memcpy(&size, in.data() + pos, sizeof size);
-        pos += sizeof size;
-        out.emplace_back(mapping_.fields[static_cast<size_t>(f)].name, in.substr(pos, size));
-        pos += size;
-    }
+    for_each_kept(carry, [&](int field, std::string_view value) {
+        out.emplace_back(mapping_.fields[static_cast<size_t>(field)].name, value);
+    });
     return out;
 }
 

@@ -142,6 +142,9 @@ private:
     const Event& with_start_values(const Event& ev, uint32_t carry);
     void release_carry(uint32_t carry);
     Carried carried(uint32_t carry) const;
+    // f(field, value) for each value kept in slot `carry` (not 0).
+    template <class F>
+    void for_each_kept(uint32_t carry, F&& f) const;
     uint32_t keep_carried(const Carried& carried);  // keep_from_start() of values by field name
     void release_in_flight(const CorrelationTable::Entry& e);
     void evicted(const CorrelationTable::Entry& e, EvictReason r);
