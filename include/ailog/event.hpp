@@ -18,6 +18,7 @@ struct FieldValue {
 
 struct Event {
     int kind = -1;          // index into Mapping::kinds
+    uint8_t mapping = 0;    // index into the Mappings that decoded it
     double time_ms = 0;     // ms since the Unix epoch
     bool has_time = false;  // false: the entry had no usable time of its own
     // time_ms is the time the line was read, not a log time (neither the

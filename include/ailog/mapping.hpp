@@ -202,6 +202,8 @@ struct SummarySpec {
 };
 
 struct Mapping {
+    // Its name in a file of several mappings (`mappings:`); "" alone.
+    std::string name;
     SummarySpec summary;
     std::vector<FieldSpec> fields;
     int message_field = -1;  // a String field; every alternative path is tried
@@ -222,6 +224,11 @@ struct Mapping {
 
     bool operator==(const Mapping&) const = default;
 };
+
+// The mappings of one file. Each reads every line on its own, with its own
+// fields, entry kinds, metrics and correlation; a line may be an entry of
+// several. Names of mappings, metrics and entry kinds are unique in the file.
+using Mappings = std::vector<Mapping>;
 
 constexpr uint32_t kind_bit(int kind) {
     return 1u << static_cast<unsigned>(kind);

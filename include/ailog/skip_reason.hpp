@@ -29,6 +29,12 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(SkipReason::kC
     "not_matched", "missing_field", "wrong_type", "invalid_value", "bad_wrapper",
 };
 
+// A reason that depends on the mapping (the line itself is a JSON object).
+constexpr bool is_entry_reason(SkipReason r) {
+    return r == SkipReason::NotMatched || r == SkipReason::MissingField || r == SkipReason::WrongType ||
+           r == SkipReason::InvalidValue;
+}
+
 constexpr std::string_view to_string(SkipReason r) {
     return kSkipReasonNames[static_cast<size_t>(r)];
 }

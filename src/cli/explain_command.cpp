@@ -32,19 +32,20 @@ struct Point {
 };
 using Snapshot = std::map<std::string, Point>;
 
-Snapshot snapshot(const MetricStore& store, const Mapping& mapping) {
+Snapshot snapshot(const MetricStore& store, const Mappings& mappings) {
     Snapshot out;
-    for (const auto& spec : mapping.metrics) {
-        const int f = store.find_family(spec.name);
-        if (f < 0) continue;
-        const auto& family = *store.families()[static_cast<size_t>(f)];
-        for (const auto& s : family.series) {
-            Point p{s->value.load(), 0, family.type == MetricType::Histogram};
-            if (p.histogram)
-                for (size_t b = 0; b <= family.buckets.size(); ++b) p.count += s->buckets[b].load();
-            out[fmt::format("{}{{{}}}", family.name, s->labels_text)] = p;
+    for (const Mapping& mapping : mappings)
+        for (const auto& spec : mapping.metrics) {
+            const int f = store.find_family(spec.name);
+            if (f < 0) continue;
+            const auto& family = *store.families()[static_cast<size_t>(f)];
+            for (const auto& s : family.series) {
+                Point p{s->value.load(), 0, family.type == MetricType::Histogram};
+                if (p.histogram)
+                    for (size_t b = 0; b <= family.buckets.size(); ++b) p.count += s->buckets[b].load();
+                out[fmt::format("{}{{{}}}", family.name, s->labels_text)] = p;
+            }
         }
-    }
     return out;
 }
 
@@ -57,7 +58,8 @@ std::string iso_time(double ms) {
 }
 
 std::string describe(const Event& e, const Mapping& m) {
-    std::string out = fmt::format("{}", m.kinds[static_cast<size_t>(e.kind)].name);
+    std::string out = m.name.empty() ? "" : m.name + ": ";
+    out += m.kinds[static_cast<size_t>(e.kind)].name;
     out += e.has_time && !e.arrival_time ? " at " + iso_time(e.time_ms) : " (no time of its own)";
     std::string fields;
     for (size_t i = 0; i < m.fields.size(); ++i) {
@@ -78,7 +80,7 @@ std::string describe(const Event& e, const Mapping& m) {
 
 int run_explain(const CommonSettings& o) {
     setup_logging(LogLevel::Error, o.log_format);  // the skips are told per line here
-    const Mapping& mapping = *o.mapping;
+    const Mappings& mappings = *o.mappings;
     const std::string path = o.paths.empty() ? "-" : o.paths.front();
     std::ifstream file;
     std::istream* in = &std::cin;
@@ -93,11 +95,11 @@ int run_explain(const CommonSettings& o) {
     PipelineOptions popts;
     popts.decode = o.decode;
     popts.correlation = o.correlation;
-    Pipeline pipeline(mapping, store, clock, popts);
+    Pipeline pipeline(mappings, store, clock, popts);
     const int source = pipeline.open_source(path);
     // The same line decoded once more on the side, to show what was read.
     PipelineStats side_stats;
-    LineDecoder side(mapping, clock, popts.decode, side_stats);
+    LineDecoder side(mappings, clock, popts.decode, side_stats);
     const int side_source = side.open_source(path);
 
     std::string line;
@@ -106,21 +108,25 @@ int run_explain(const CommonSettings& o) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         buf.assign(line);
         buf.append(kLinePadding, '\n');
-        const Snapshot before = snapshot(store, mapping);
+        const Snapshot before = snapshot(store, mappings);
         const auto skipped_before = pipeline.stats().skipped;
         std::string what;
-        side.decode(side_source, std::string_view(buf.data(), line.size()), buf.size(),
-                    [&](const Event& e) { what += (what.empty() ? "" : "\n   then ") + describe(e, mapping); });
+        side.decode(side_source, std::string_view(buf.data(), line.size()), buf.size(), [&](const Event& e) {
+            what += (what.empty() ? "" : "\n   then ") + describe(e, mappings[e.mapping]);
+        });
         pipeline.on_line(source, std::string_view(buf.data(), line.size()), buf.size());
         pipeline.publish();
         for (size_t r = 0; r < skipped_before.size(); ++r) {
             if (pipeline.stats().skipped[r] == skipped_before[r]) continue;
             what += (what.empty() ? "" : "; ") + fmt::format("skipped ({})", kSkipReasonNames[r]);
-            if (static_cast<SkipReason>(r) == SkipReason::NotMatched) what += ": " + side.json().why_not_matched();
+            if (static_cast<SkipReason>(r) != SkipReason::NotMatched) continue;
+            for (size_t i = 0; i < mappings.size(); ++i)
+                what += (i == 0 ? ": " : "; ") + (mappings[i].name.empty() ? "" : mappings[i].name + ": ") +
+                        side.json(i).why_not_matched();
         }
         if (what.empty()) what = "joined with the next record (a split Docker/CRI line)";
         std::cout << fmt::format("{}: {}\n", n, what);
-        for (const auto& [series, now] : snapshot(store, mapping)) {
+        for (const auto& [series, now] : snapshot(store, mappings)) {
             const auto it = before.find(series);
             const Point was = it == before.end() ? Point{0, 0, now.histogram} : it->second;
             if (now.histogram && now.count != was.count)

@@ -203,7 +203,7 @@ std::optional<std::string> to_common(const CommonFlags& f, CommonSettings& s) {
     if (auto e = to_choice("--input.wrapper", f.wrapper, parse_wrapper_kind, s.decode.wrapper)) return e;
     if (auto e = to_choice("--log.level", f.log_level, parse_log_level, s.log_level)) return e;
     if (auto e = to_choice("--log.format", f.log_format, parse_log_format, s.log_format)) return e;
-    if (auto e = load_config(f.config_file, s.mapping)) return e;
+    if (auto e = load_config(f.config_file, s.mappings)) return e;
     s.config_file = f.config_file;
     std::string problem;
     s.decode.zone = TimeZone::locate(f.input_timezone, problem);
@@ -345,9 +345,10 @@ int startup_error(const std::string& message) {
     return kUsageError;
 }
 
-std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mapping>& mapping) {
+std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mappings>& mappings) {
     try {
-        mapping = std::make_shared<const Mapping>(file.empty() ? builtin_mapping() : load_mapping_file(file));
+        mappings =
+            std::make_shared<const Mappings>(file.empty() ? Mappings{builtin_mapping()} : load_mappings_file(file));
         return std::nullopt;
     } catch (const ConfigError& e) {
         std::string text = fmt::format("--config.file {}: {} problem{}", file.empty() ? "(built in)" : file,

@@ -76,7 +76,7 @@ int startup_error(const std::string& message);
 
 // The mapping of --config.file, else the built-in one; the problems, one
 // FILE:LINE:COLUMN: message per line, when it does not load.
-std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mapping>& mapping);
+std::optional<std::string> load_config(const std::string& file, std::shared_ptr<const Mappings>& mappings);
 
 // "NAME=VALUE" with a valid Prometheus label name; the problem otherwise.
 std::optional<std::string> parse_constant_label(const std::string& arg, std::string& name, std::string& value);

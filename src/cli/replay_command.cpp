@@ -73,7 +73,14 @@ std::optional<std::string> add_constant_labels(MetricStore& store,
 
 int run_replay(const ReplaySettings& o) {
     setup_logging(o.log_level, o.log_format);
-    const Mapping& mapping = *o.mapping;
+    const Mappings& mappings = *o.mappings;
+    // The summary reads the first mapping that says how.
+    const Mapping* summarized = &mappings.front();
+    for (const Mapping& m : mappings)
+        if (!m.summary.requests_metric.empty()) {
+            summarized = &m;
+            break;
+        }
 
     SystemClock clock;
     ReplayOptions ropts;
@@ -100,16 +107,16 @@ int run_replay(const ReplaySettings& o) {
     }
 
     MetricStore store(o.max_series);
-    Replay replay(mapping, store, clock, ropts, std::move(sets));
+    Replay replay(mappings, store, clock, ropts, std::move(sets));
     if (auto problem = add_constant_labels(store, o.labels)) return startup_error(*problem);
     std::unique_ptr<OpenMetricsWriter> sampler;
     try {
         if (o.output == ReplayOutput::OpenMetrics) {
-            Deriver& deriver = replay.pipeline().deriver();
+            Pipeline& pipeline = replay.pipeline();
             // Starts whose end never comes leave the in-flight gauge at the
             // instant the live exporter would have forgotten them.
-            sampler = std::make_unique<OpenMetricsWriter>(store, deriver.families(), o.step.count(), o.max_gap.count(),
-                                                          [&deriver](double t) { deriver.expire_read(t); });
+            sampler = std::make_unique<OpenMetricsWriter>(store, pipeline.families(), o.step.count(), o.max_gap.count(),
+                                                          [&pipeline](double t) { pipeline.expire_read(t); });
         }
         ProgressBar bar(!o.quiet && isatty(STDERR_FILENO));
         const ReplayResult r =
@@ -123,9 +130,9 @@ int run_replay(const ReplaySettings& o) {
             std::fwrite(text.data(), 1, text.size(), out);
         } else {
             const Summary s =
-                summarize(store, mapping.summary, replay.pipeline().stats(), r.first_ms, r.last_ms, r.entries);
-            const std::string text = o.output == ReplayOutput::Json ? format_summary_json(s, mapping.summary)
-                                                                    : format_summary_table(s, mapping.summary);
+                summarize(store, summarized->summary, replay.pipeline().stats(), r.first_ms, r.last_ms, r.entries);
+            const std::string text = o.output == ReplayOutput::Json ? format_summary_json(s, summarized->summary)
+                                                                    : format_summary_table(s, summarized->summary);
             std::fwrite(text.data(), 1, text.size(), out);
         }
     } catch (const std::exception& e) {

@@ -114,7 +114,7 @@ private:
 
 int run_serve(const ServeSettings& o) {
     setup_logging(o.log_level, o.log_format);
-    const Mapping& mapping = *o.mapping;
+    const Mappings& mappings = *o.mappings;
     raise_fd_limit();
 
     MetricStore store(o.max_series);
@@ -122,7 +122,7 @@ int run_serve(const ServeSettings& o) {
     PipelineOptions popts;
     popts.decode = o.decode;
     popts.correlation = o.correlation;
-    Pipeline pipeline(mapping, store, clock, popts);
+    Pipeline pipeline(mappings, store, clock, popts);
     pipeline.self_metrics().config_loaded(true, clock.now_ms() / 1000);
 
     const bool stateful = !o.state_file.empty();
@@ -139,7 +139,7 @@ int run_serve(const ServeSettings& o) {
         state = load_state(o.state_file);
         if (state) {
             try {
-                check_state(*state, store, pipeline.deriver().families());
+                check_state(*state, store, pipeline.families());
                 restore_state(*state, pipeline, store, clock.now_ms());
                 spdlog::info("state restored file={} files={} open_requests={}", o.state_file, state->files.size(),
                              state->open_starts.size());
@@ -190,7 +190,7 @@ int run_serve(const ServeSettings& o) {
             return "";
         }
         try {
-            auto next = std::make_shared<const Mapping>(load_mapping_file(o.config_file));
+            auto next = std::make_shared<const Mappings>(load_mappings_file(o.config_file));
             pipeline.reload(std::move(next));
             pipeline.self_metrics().config_loaded(true, clock.now_ms() / 1000);
             spdlog::info("mapping reloaded file={}", o.config_file);

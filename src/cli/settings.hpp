@@ -30,8 +30,8 @@ struct CommonSettings {
     CorrelationTable::Limits correlation;
     LogLevel log_level = LogLevel::Info;
     LogFormat log_format = LogFormat::Logfmt;
-    std::shared_ptr<const Mapping> mapping;  // how lines become metrics (--config.file)
-    std::string config_file;                 // empty: the built-in mapping
+    std::shared_ptr<const Mappings> mappings;  // how lines become metrics (--config.file)
+    std::string config_file;                   // empty: the built-in mapping
 };
 
 struct ServeSettings : CommonSettings {

@@ -271,31 +271,108 @@ ConfigError::ConfigError(std::vector<std::string> problems)
     : std::runtime_error(problems.empty() ? std::string("invalid mapping") : problems.front()),
       problems_(std::move(problems)) {}
 
-Mapping load_mapping(std::string_view yaml, const std::string& file_name) {
+namespace {
+
+// One mapping of the file (the root, or an entry of `mappings`).
+Mapping load_one(const YAML::Node& node, const std::string& file_name, std::vector<std::string>& problems) {
     MappingLoader loader(file_name);
+    Mapping m;
+    try {
+        m = loader.load(node);
+    } catch (const YAML::Exception& e) {
+        // A value of a shape the reader did not expect (a key that is a list, ...).
+        loader.error_at(e.mark.line, e.mark.column, e.msg);
+    }
+    for (auto& p : loader.problems()) problems.push_back(std::move(p));
+    return m;
+}
+
+// Names of metrics and entry kinds are unique in the file: the exporter's
+// own series name them.
+void check_unique_names(const Mappings& all, const YAML::Node& nodes, YamlReader& reader) {
+    std::map<std::string, std::string> metric_of, kind_of;  // name -> mapping
+    size_t i = 0;
+    for (const auto& kv : nodes) {
+        const Mapping& m = all[i++];
+        if (const YAML::Node metrics = kv.second["metrics"]; metrics && metrics.IsSequence())
+            for (const auto& n : metrics) {
+                const std::string name = n.IsMap() && n["name"] ? n["name"].as<std::string>() : "";
+                if (name.empty()) continue;
+                if (auto [it, added] = metric_of.emplace(name, m.name); !added)
+                    reader.error(n["name"], fmt::format("metric {} is also defined by mapping {}", name, it->second));
+            }
+        if (const YAML::Node entries = kv.second["entries"]; entries && entries.IsMap())
+            for (const auto& e : entries) {
+                const std::string name = e.first.as<std::string>();
+                if (auto [it, added] = kind_of.emplace(name, m.name); !added)
+                    reader.error(e.first, fmt::format("entry kind {} is also one of mapping {} (the exporter's own "
+                                                      "series name kinds: each name once in the file)",
+                                                      name, it->second));
+            }
+    }
+}
+
+}  // namespace
+
+Mappings load_mappings(std::string_view yaml, const std::string& file_name) {
     YAML::Node root;
     try {
         root = YAML::Load(std::string(yaml));
     } catch (const YAML::ParserException& e) {
         throw ConfigError({fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg)});
     }
-    Mapping m;
-    try {
-        m = loader.load(root);
-    } catch (const YAML::Exception& e) {
-        // A value of a shape the reader did not expect (a key that is a list, ...).
-        loader.error_at(e.mark.line, e.mark.column, e.msg);
+    Mappings all;
+    std::vector<std::string> problems;
+    YamlReader reader(file_name);
+    if (!root.IsMap() || !root["mappings"]) {
+        all.push_back(load_one(root, file_name, problems));
+    } else {
+        const YAML::Node nodes = root["mappings"];
+        reader.keys(root, "a file of several mappings", {"mappings"});
+        if (!nodes.IsMap() || nodes.size() == 0) {
+            reader.error(nodes, "mappings is a map of mapping names to mappings");
+        } else if (nodes.size() > 64) {
+            reader.error(nodes, "at most 64 mappings in a file");
+        } else {
+            for (const auto& kv : nodes) {
+                const std::string name = kv.first.as<std::string>();
+                if (name.empty()) reader.error(kv.first, "a mapping's name cannot be empty");
+                all.push_back(load_one(kv.second, file_name, problems));
+                all.back().name = name;
+            }
+            check_unique_names(all, nodes, reader);
+        }
     }
-    if (!loader.problems().empty()) throw ConfigError(std::move(loader.problems()));
-    return m;
+    for (auto& p : reader.problems()) problems.push_back(std::move(p));
+    if (!problems.empty()) throw ConfigError(std::move(problems));
+    return all;
 }
 
-Mapping load_mapping_file(const std::string& path) {
+Mapping load_mapping(std::string_view yaml, const std::string& file_name) {
+    Mappings all = load_mappings(yaml, file_name);
+    if (all.size() != 1)
+        throw ConfigError({fmt::format("{}: has {} mappings where one is needed", file_name, all.size())});
+    return std::move(all.front());
+}
+
+namespace {
+
+std::string read_config(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ConfigError({fmt::format("{}: cannot read: {}", path, std::strerror(errno))});
     std::ostringstream text;
     text << in.rdbuf();
-    return load_mapping(text.str(), path);
+    return text.str();
+}
+
+}  // namespace
+
+Mapping load_mapping_file(const std::string& path) {
+    return load_mapping(read_config(path), path);
+}
+
+Mappings load_mappings_file(const std::string& path) {
+    return load_mappings(read_config(path), path);
 }
 
 std::string_view builtin_mapping_yaml() {

@@ -22,9 +22,13 @@ private:
     std::vector<std::string> problems_;
 };
 
-// Throws ConfigError listing every mistake found.
-Mapping load_mapping(std::string_view yaml, const std::string& file_name);
+// Throws ConfigError listing every mistake found. A file holds one mapping
+// (its keys at the top), or several under `mappings:`, by name.
+Mappings load_mappings(std::string_view yaml, const std::string& file_name);
 // The file at `path`; a file that cannot be read is a ConfigError too.
+Mappings load_mappings_file(const std::string& path);
+// A file of one mapping.
+Mapping load_mapping(std::string_view yaml, const std::string& file_name);
 Mapping load_mapping_file(const std::string& path);
 // examples/executeparse.yml, as built in.
 Mapping builtin_mapping();

@@ -18,9 +18,8 @@ std::string sample_of(std::string_view line) {
     std::string out;
     size_t cut = std::min(line.size(), kMax);
     // Not inside a UTF-8 sequence (at most 3 continuation bytes).
-    for (int back = 0; back < 3 && cut > 0 && cut < line.size() &&
-                       (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80;
-         ++back)
+    for (int back = 0;
+         back < 3 && cut > 0 && cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80; ++back)
         --cut;
     const std::string_view head = line.substr(0, cut);
     // Log lines are UTF-8 (and JSON with --log.format json): bytes of a
@@ -39,8 +38,17 @@ std::string sample_of(std::string_view line) {
 
 }  // namespace
 
-LineDecoder::LineDecoder(const Mapping& mapping, const Clock& clock, DecodeOptions options, PipelineStats& stats)
-    : clock_(clock), options_(options), stats_(stats), decoder_(std::in_place, mapping, options.zone) {}
+LineDecoder::LineDecoder(std::span<const Mapping> mappings, const Clock& clock, DecodeOptions options,
+                         PipelineStats& stats)
+    : clock_(clock), options_(options), stats_(stats) {
+    set_mappings(mappings);
+}
+
+void LineDecoder::set_mappings(std::span<const Mapping> mappings) {
+    decoders_.clear();
+    decoders_.reserve(mappings.size());
+    for (const Mapping& m : mappings) decoders_.emplace_back(m, options_.zone);
+}
 
 int LineDecoder::open_source(std::string_view name) {
     if (!free_sources_.empty()) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +48,13 @@ struct DecodeOptions {
 
 class LineDecoder {
 public:
-    // `stats` may be shared by several decoders (replay reads files in parallel streams).
-    LineDecoder(const Mapping& mapping, const Clock& clock, DecodeOptions options, PipelineStats& stats);
+    // `stats` may be shared by several decoders (replay reads files in
+    // parallel streams). Each of `mappings` decodes every payload: an entry
+    // of several is handed on once for each (Event::mapping), and a payload
+    // none of them takes is skipped once.
+    LineDecoder(std::span<const Mapping> mappings, const Clock& clock, DecodeOptions options, PipelineStats& stats);
+    LineDecoder(const Mapping& mapping, const Clock& clock, DecodeOptions options, PipelineStats& stats)
+        : LineDecoder(std::span<const Mapping>(&mapping, 1), clock, options, stats) {}
 
     int open_source(std::string_view name);
     void close_source(int source);
@@ -80,18 +86,21 @@ public:
     SourceState snapshot_source(int source) const;
     void restore_source(int source, const SourceState& s);
 
-    // The JSON decoder, for explaining its last verdict.
-    const JsonDecoder& json() const { return *decoder_; }
-    // Decodes by another mapping from the next line on (a reload).
-    void set_mapping(const Mapping& mapping) { decoder_.emplace(mapping, options_.zone); }
+    // The JSON decoder of mappings[i], for explaining its last verdict.
+    const JsonDecoder& json(size_t i = 0) const { return decoders_[i]; }
+    // Decodes by other mappings from the next line on (a reload).
+    void set_mappings(std::span<const Mapping> mappings);
 
 private:
     void skip(int source, SkipReason reason, std::string_view line);
+    // event_, decoded by mappings[mapping]: its time checked, then handed on.
+    template <class OnEvent>
+    void emit(const Payload& p, size_t mapping, OnEvent&& on_event);
 
     const Clock& clock_;
     DecodeOptions options_;
     PipelineStats& stats_;
-    std::optional<JsonDecoder> decoder_;
+    std::vector<JsonDecoder> decoders_;  // one per mapping
     simdjson::ondemand::parser wrapper_parser_;
     Event event_;
     std::vector<std::string> source_names_;
@@ -129,10 +138,32 @@ void LineDecoder::decode_record(int source, std::string_view record, size_t capa
 
 template <class OnEvent>
 void LineDecoder::decode_payload(int source, const Payload& p, OnEvent&& on_event) {
-    if (auto reason = decoder_->decode(p.text, p.capacity, event_)) {
-        skip(source, *reason, p.text);
-        return;
+    if (decoders_.size() == 1) {
+        if (auto reason = decoders_[0].decode(p.text, p.capacity, event_)) return skip(source, *reason, p.text);
+        return emit(p, 0, on_event);
     }
+    std::optional<SkipReason> skipped;
+    bool taken = false;
+    for (size_t i = 0; i < decoders_.size(); ++i) {
+        if (auto reason = decoders_[i].decode(p.text, p.capacity, event_)) {
+            // What is wrong with the line itself is wrong for every mapping.
+            if (!is_entry_reason(*reason)) {
+                skipped = reason;
+                break;
+            }
+            // The most telling: a kind's missing field over not matched.
+            if (!skipped || *skipped == SkipReason::NotMatched) skipped = reason;
+            continue;
+        }
+        taken = true;
+        emit(p, i, on_event);
+    }
+    if (!taken) skip(source, *skipped, p.text);
+}
+
+template <class OnEvent>
+void LineDecoder::emit(const Payload& p, size_t mapping, OnEvent&& on_event) {
+    event_.mapping = static_cast<uint8_t>(mapping);
     if (event_.has_time && event_.time_ms > options_.latest_ms) {
         event_.has_time = false;
         event_.fold_ms = 0;

@@ -3,6 +3,7 @@
 
 #include "source/rotated_sets.hpp"
 
+#include <cassert>
 #include <string>
 #include <utility>
 
@@ -14,27 +15,58 @@ CorrelationTable::Limits correlation_limits(CorrelationTable::Limits flags, cons
     return flags;
 }
 
-Pipeline::Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options)
-    : mapping_(&mapping),
+namespace {
+
+std::vector<std::unique_ptr<Deriver>> make_derivers(std::span<const Mapping> mappings, MetricStore& store,
+                                                    CorrelationTable::Limits limits) {
+    std::vector<std::unique_ptr<Deriver>> out;
+    for (const Mapping& m : mappings) out.push_back(std::make_unique<Deriver>(m, store, correlation_limits(limits, m)));
+    return out;
+}
+
+std::vector<int> families_of(const std::vector<std::unique_ptr<Deriver>>& derivers) {
+    std::vector<int> out;
+    for (const auto& d : derivers) out.insert(out.end(), d->families().begin(), d->families().end());
+    return out;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(std::span<const Mapping> mappings, MetricStore& store, const Clock& clock, PipelineOptions options)
+    : mappings_(mappings),
       store_(store),
       clock_(clock),
       options_(options),
-      decoder_(mapping, clock, options.decode, stats_),
-      deriver_(std::make_unique<Deriver>(mapping, store, correlation_limits(options.correlation, mapping))),
-      self_(store, mapping, deriver_->families()),
+      decoder_(mappings, clock, options.decode, stats_),
+      derivers_(make_derivers(mappings, store, options.correlation)),
+      self_(store, mappings, families_of(derivers_)),
       read_clock_ms_(clock.now_ms()) {}
+
+std::vector<int> Pipeline::families() const {
+    return families_of(derivers_);
+}
+
+uint32_t Pipeline::open_input(std::string_view name) {
+    // Every deriver sees the same inputs opened and closed: the same ids.
+    const uint32_t input = derivers_.front()->open_input(name);
+    for (size_t i = 1; i < derivers_.size(); ++i) {
+        [[maybe_unused]] const uint32_t same = derivers_[i]->open_input(name);
+        assert(same == input);
+    }
+    return input;
+}
 
 int Pipeline::open_source(std::string_view name) {
     const int source = decoder_.open_source(name);
     if (source_inputs_.size() <= static_cast<size_t>(source)) source_inputs_.resize(static_cast<size_t>(source) + 1);
     if (source_names_.size() <= static_cast<size_t>(source)) source_names_.resize(static_cast<size_t>(source) + 1);
     source_names_[static_cast<size_t>(source)] = name == "-" ? std::string("-") : rotated_set_name(std::string(name));
-    source_inputs_[static_cast<size_t>(source)] = deriver_->open_input(source_names_[static_cast<size_t>(source)]);
+    source_inputs_[static_cast<size_t>(source)] = open_input(source_names_[static_cast<size_t>(source)]);
     return source;
 }
 
 void Pipeline::close_source(int source) {
-    deriver_->close_input(source_inputs_[static_cast<size_t>(source)]);
+    for (auto& d : derivers_) d->close_input(source_inputs_[static_cast<size_t>(source)]);
     source_names_[static_cast<size_t>(source)].clear();
     decoder_.close_source(source);
 }
@@ -52,12 +84,30 @@ void Pipeline::on_read_error(int) {
 
 void Pipeline::on_batch_end(bool) {
     read_clock_ms_ = clock_.now_ms();
-    if (options_.live) deriver_->expire_read(read_clock_ms_);
+    if (options_.live) expire_read(read_clock_ms_);
     publish();
 }
 
 void Pipeline::publish() {
-    self_.publish(stats_, deriver_->stats(), deriver_->correlation().size());
+    if (derivers_.size() == 1) return self_.publish(stats_, derivers_[0]->stats(), derivers_[0]->correlation().size());
+    // Kinds and limited labels mapping by mapping, as the self-metrics list them.
+    combined_.entries.clear();
+    combined_.unmatched.clear();
+    combined_.label_overflows.clear();
+    combined_.evicted = {};
+    combined_.negative_durations = 0;
+    size_t open = 0;
+    for (const auto& d : derivers_) {
+        const DeriveStats& s = d->stats();
+        combined_.entries.insert(combined_.entries.end(), s.entries.begin(), s.entries.end());
+        combined_.unmatched.insert(combined_.unmatched.end(), s.unmatched.begin(), s.unmatched.end());
+        combined_.label_overflows.insert(combined_.label_overflows.end(), s.label_overflows.begin(),
+                                         s.label_overflows.end());
+        for (size_t r = 0; r < s.evicted.size(); ++r) combined_.evicted[r] += s.evicted[r];
+        combined_.negative_durations += s.negative_durations;
+        open += d->correlation().size();
+    }
+    self_.publish(stats_, combined_, open);
 }
 
 namespace {
@@ -66,62 +116,92 @@ bool same_shape(const MetricSpec& a, const MetricSpec& b) {
     return a.name == b.name && a.type == b.type && a.label_names == b.label_names && a.buckets == b.buckets;
 }
 
-const MetricSpec* find_metric(const Mapping& m, const std::string& name) {
-    for (const auto& spec : m.metrics)
-        if (spec.name == name) return &spec;
+bool has_metric(std::span<const Mapping> mappings, const std::string& name) {
+    for (const Mapping& m : mappings)
+        for (const auto& spec : m.metrics)
+            if (spec.name == name) return true;
+    return false;
+}
+
+const Mapping* find_mapping(std::span<const Mapping> mappings, const std::string& name) {
+    for (const Mapping& m : mappings)
+        if (m.name == name) return &m;
     return nullptr;
+}
+
+// The in-flight gauge of `old` is the same in `now`.
+bool same_gauge(const Mapping& old, const Mapping& now) {
+    const int a = old.correlation.in_flight_metric;
+    const int b = now.correlation.in_flight_metric;
+    return a >= 0 && b >= 0 && same_shape(old.metrics[static_cast<size_t>(a)], now.metrics[static_cast<size_t>(b)]);
+}
+
+// Counts by kind and by limited label carry over by name, from whichever
+// mapping had them.
+void carry_counts(std::span<const Mapping> old, const std::vector<std::unique_ptr<Deriver>>& was, const Mapping& now,
+                  DeriveStats& d) {
+    for (size_t i = 0; i < old.size(); ++i) {
+        const Mapping& o = old[i];
+        const DeriveStats& w = was[i]->stats();
+        for (size_t k = 0; k < now.kinds.size(); ++k)
+            for (size_t j = 0; j < o.kinds.size(); ++j)
+                if (now.kinds[k].name == o.kinds[j].name) {
+                    d.entries[k] = w.entries[j];
+                    d.unmatched[k] = w.unmatched[j];
+                }
+        const auto old_limited = o.limited_labels();
+        const auto now_limited = now.limited_labels();
+        for (size_t a = 0; a < now_limited.size(); ++a)
+            for (size_t b = 0; b < old_limited.size(); ++b) {
+                const MetricSpec& x = now.metrics[static_cast<size_t>(now_limited[a].first)];
+                const MetricSpec& y = o.metrics[static_cast<size_t>(old_limited[b].first)];
+                if (x.name == y.name && x.label_names[static_cast<size_t>(now_limited[a].second)] ==
+                                            y.label_names[static_cast<size_t>(old_limited[b].second)])
+                    d.label_overflows[a] = w.label_overflows[b];
+            }
+    }
 }
 
 }  // namespace
 
-void Pipeline::reload(std::shared_ptr<const Mapping> mapping) {
-    const Mapping& old = *mapping_;
-    const Mapping& now = *mapping;
-    const int old_gauge = old.correlation.in_flight_metric;
-    const int new_gauge = now.correlation.in_flight_metric;
-    // Open starts still count in the in-flight gauge only if it is the same gauge.
-    const bool same_gauge =
-        old_gauge >= 0 && new_gauge >= 0 &&
-        same_shape(old.metrics[static_cast<size_t>(old_gauge)], now.metrics[static_cast<size_t>(new_gauge)]);
+void Pipeline::reload(std::shared_ptr<const Mappings> mappings) {
+    const std::span<const Mapping> old = mappings_;
+    const std::span<const Mapping> now = *mappings;
 
     // Families of metrics whose shape changed are emptied by add_family here.
-    auto next = std::make_unique<Deriver>(now, store_, correlation_limits(options_.correlation, now));
+    auto next = make_derivers(now, store_, options_.correlation);
     for (size_t s = 0; s < source_names_.size(); ++s)
-        if (!source_names_[s].empty()) source_inputs_[s] = next->open_input(source_names_[s]);
-    next->adopt_open_starts(*deriver_, same_gauge);
+        if (!source_names_[s].empty())
+            for (auto& d : next) source_inputs_[s] = d->open_input(source_names_[s]);  // the same ids in each
+    for (size_t i = 0; i < now.size(); ++i) {
+        carry_counts(old, derivers_, now[i], next[i]->mutable_stats());
+        // Open starts stay with the mapping of the same name; they still
+        // count in the in-flight gauge only if it is the same gauge.
+        for (size_t j = 0; j < old.size(); ++j)
+            if (old[j].name == now[i].name) next[i]->adopt_open_starts(*derivers_[j], same_gauge(old[j], now[i]));
+    }
+    // Counts of the whole exporter, kept by the first deriver.
+    DeriveStats& first = next.front()->mutable_stats();
+    for (const auto& d : derivers_) {
+        for (size_t r = 0; r < first.evicted.size(); ++r) first.evicted[r] += d->stats().evicted[r];
+        first.negative_durations += d->stats().negative_durations;
+    }
 
-    // Counts carry over: by kind and by limited label, by name.
-    const DeriveStats& was = deriver_->stats();
-    DeriveStats& d = next->mutable_stats();
-    d.evicted = was.evicted;
-    d.negative_durations = was.negative_durations;
-    for (size_t k = 0; k < now.kinds.size(); ++k)
-        for (size_t j = 0; j < old.kinds.size(); ++j)
-            if (now.kinds[k].name == old.kinds[j].name) {
-                d.entries[k] = was.entries[j];
-                d.unmatched[k] = was.unmatched[j];
-            }
-    const auto old_limited = old.limited_labels();
-    const auto now_limited = now.limited_labels();
-    for (size_t i = 0; i < now_limited.size(); ++i)
-        for (size_t j = 0; j < old_limited.size(); ++j) {
-            const MetricSpec& a = now.metrics[static_cast<size_t>(now_limited[i].first)];
-            const MetricSpec& b = old.metrics[static_cast<size_t>(old_limited[j].first)];
-            if (a.name == b.name && a.label_names[static_cast<size_t>(now_limited[i].second)] ==
-                                        b.label_names[static_cast<size_t>(old_limited[j].second)])
-                d.label_overflows[i] = was.label_overflows[j];
-        }
-
-    const std::vector<int> old_families = deriver_->families();
-    deriver_ = std::move(next);
     // The series of removed metrics go, and a changed gauge's (its starts no longer count in it).
-    for (size_t i = 0; i < old.metrics.size(); ++i)
-        if (find_metric(now, old.metrics[i].name) == nullptr || (static_cast<int>(i) == old_gauge && !same_gauge))
-            store_.clear_family(old_families[i]);
-    self_.remap(now, deriver_->families());
-    decoder_.set_mapping(now);
-    owned_mapping_ = std::move(mapping);
-    mapping_ = owned_mapping_.get();
+    for (size_t j = 0; j < old.size(); ++j) {
+        const Mapping* kept = find_mapping(now, old[j].name);
+        const int gauge = old[j].correlation.in_flight_metric;
+        const std::vector<int>& families = derivers_[j]->families();
+        for (size_t i = 0; i < old[j].metrics.size(); ++i)
+            if (!has_metric(now, old[j].metrics[i].name) ||
+                (static_cast<int>(i) == gauge && (kept == nullptr || !same_gauge(old[j], *kept))))
+                store_.clear_family(families[i]);
+    }
+    derivers_ = std::move(next);
+    self_.remap(now, families_of(derivers_));
+    decoder_.set_mappings(now);
+    owned_mappings_ = std::move(mappings);
+    mappings_ = *owned_mappings_;
     publish();
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,11 @@ CorrelationTable::Limits correlation_limits(CorrelationTable::Limits flags, cons
 
 class Pipeline final : public LineSink {
 public:
-    Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options);
+    // Every line is decoded by each of `mappings` (kept alive by the
+    // caller), and each mapping's entries derived by a Deriver of its own.
+    Pipeline(std::span<const Mapping> mappings, MetricStore& store, const Clock& clock, PipelineOptions options);
+    Pipeline(const Mapping& mapping, MetricStore& store, const Clock& clock, PipelineOptions options)
+        : Pipeline(std::span<const Mapping>(&mapping, 1), store, clock, options) {}
 
     // A source is one file or stdin; the files of one rotated set are one
     // input (their correlation ids and clock are the same).
@@ -55,43 +60,56 @@ public:
     // nearest to the input's previous entry.
     void apply(const Event& e, uint32_t input) {
         apply_at(e, input,
-                 e.fold_ms != 0 ? resolve_fold(e.time_ms, e.fold_ms, deriver_->input_last_ms(input)) : e.time_ms);
+                 e.fold_ms != 0 ? resolve_fold(e.time_ms, e.fold_ms, derivers_[e.mapping]->input_last_ms(input))
+                                : e.time_ms);
     }
     // The same, with the entry's time already resolved.
     void apply_at(const Event& e, uint32_t input, double time_ms) {
         // A replay reads an entry at its own time, on a clock that, like an
         // input's, one stray entry far ahead does not move.
         const double read_ms = options_.live ? read_clock_ms_ : replay_clock_.advance(time_ms);
-        deriver_->apply(e, input, time_ms, read_ms);
+        derivers_[e.mapping]->apply(e, input, time_ms, read_ms);
         stats_.last_entry_ms = time_ms;
     }
     // Makes every count visible to scrapes.
     void publish();
+    // An input of every deriver (Deriver::open_input), for entries applied
+    // by apply() rather than read from a source.
+    uint32_t open_input(std::string_view name);
+    // Forgets starts read before read_now_ms minus the age limit.
+    void expire_read(double read_now_ms) {
+        for (auto& d : derivers_) d->expire_read(read_now_ms);
+    }
 
     void set_files_watched(size_t n) { stats_.files_watched = n; }
     const PipelineStats& stats() const { return stats_; }
     PipelineStats& mutable_stats() { return stats_; }
-    const Deriver& deriver() const { return *deriver_; }
-    Deriver& deriver() { return *deriver_; }
+    // The deriver of mappings()[i].
+    const Deriver& deriver(size_t i = 0) const { return *derivers_[i]; }
+    Deriver& deriver(size_t i = 0) { return *derivers_[i]; }
     LineDecoder& decoder() { return decoder_; }
     const LineDecoder& decoder() const { return decoder_; }
     SelfMetrics& self_metrics() { return self_; }
-    const Mapping& mapping() const { return *mapping_; }
+    std::span<const Mapping> mappings() const { return mappings_; }
+    // The store's families of every mapping's metrics, mapping by mapping.
+    std::vector<int> families() const;
 
-    // From the next line on, decodes and derives by `mapping`. Series of
+    // From the next line on, decodes and derives by `mappings`. Series of
     // metrics it keeps unchanged (type, labels, buckets) keep their values;
-    // the others are emptied. Open starts, inputs and counts carry over.
-    void reload(std::shared_ptr<const Mapping> mapping);
+    // the others are emptied. Open starts (of a mapping of the same name),
+    // inputs and counts carry over.
+    void reload(std::shared_ptr<const Mappings> mappings);
 
 private:
-    const Mapping* mapping_;
-    std::shared_ptr<const Mapping> owned_mapping_;  // after a reload
+    std::span<const Mapping> mappings_;
+    std::shared_ptr<const Mappings> owned_mappings_;  // after a reload
     MetricStore& store_;
     const Clock& clock_;
     PipelineOptions options_;
     PipelineStats stats_;
     LineDecoder decoder_;
-    std::unique_ptr<Deriver> deriver_;  // replaced by a reload
+    std::vector<std::unique_ptr<Deriver>> derivers_;  // one per mapping; replaced by a reload
+    DeriveStats combined_;  // several mappings: their derivers' counts side by side, for the self-metrics
     SelfMetrics self_;
     std::vector<uint32_t> source_inputs_;    // by source
     std::vector<std::string> source_names_;  // by source; "" when closed

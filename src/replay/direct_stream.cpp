@@ -7,9 +7,9 @@ namespace {
 // Decodes on the calling thread.
 class DirectStream final : public EntryStream {
 public:
-    DirectStream(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options,
-                 PipelineStats& stats)
-        : reader_(set, options.max_line_bytes), decoder_(mapping, clock, options, stats) {
+    DirectStream(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock,
+                 const DecodeOptions& options, PipelineStats& stats)
+        : reader_(set, options.max_line_bytes), decoder_(mappings, clock, options, stats) {
         source_ = decoder_.open_source(set.name);
     }
 
@@ -37,9 +37,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<EntryStream> make_direct_stream(const RotatedSet& set, const Mapping& mapping, const Clock& clock,
-                                                const DecodeOptions& options, PipelineStats& stats) {
-    return std::make_unique<DirectStream>(set, mapping, clock, options, stats);
+std::unique_ptr<EntryStream> make_direct_stream(const RotatedSet& set, std::span<const Mapping> mappings,
+                                                const Clock& clock, const DecodeOptions& options,
+                                                PipelineStats& stats) {
+    return std::make_unique<DirectStream>(set, mappings, clock, options, stats);
 }
 
 }  // namespace ailog

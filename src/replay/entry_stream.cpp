@@ -15,18 +15,18 @@ void add_decoder_counts(PipelineStats& to, const PipelineStats& from) {
 }
 
 std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, const std::vector<RotatedSet>& sets,
-                                                             const Mapping& mapping, const Clock& clock,
+                                                             std::span<const Mapping> mappings, const Clock& clock,
                                                              const DecodeOptions& options, PipelineStats& stats) {
     std::vector<std::unique_ptr<EntryStream>> streams;
     if (threads <= 1) {
-        for (const auto& set : sets) streams.push_back(make_direct_stream(set, mapping, clock, options, stats));
+        for (const auto& set : sets) streams.push_back(make_direct_stream(set, mappings, clock, options, stats));
     } else if (sets.size() == 1) {
-        streams.push_back(make_parallel_stream(threads, sets[0], mapping, clock, options));
+        streams.push_back(make_parallel_stream(threads, sets[0], mappings, clock, options));
     } else {
         // The merging thread decodes too: one worker fewer than the threads,
         // and no more than one per set.
         const auto workers = static_cast<unsigned>(std::min<size_t>(threads - 1, sets.size()));
-        streams = make_pooled_streams(workers, sets, mapping, clock, options);
+        streams = make_pooled_streams(workers, sets, mappings, clock, options);
     }
     return streams;
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "ailog/clock.hpp"
@@ -54,7 +55,7 @@ protected:
 // there (add_totals adds only the bytes); the others keep their own until
 // add_totals.
 std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, const std::vector<RotatedSet>& sets,
-                                                             const Mapping& mapping, const Clock& clock,
+                                                             std::span<const Mapping> mappings, const Clock& clock,
                                                              const DecodeOptions& options, PipelineStats& stats);
 
 // The decoder counts of a stream decoded on other threads, added to the

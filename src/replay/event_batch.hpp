@@ -2,8 +2,10 @@
 // the merging one.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,13 +28,20 @@ constexpr size_t kCacheLine = 64;
 class EventBatch {
 public:
     // `capacity`: the entries a batch is filled with before it is handed on.
-    EventBatch(const Mapping& mapping, size_t capacity)
-        : nfields_(mapping.fields.size()), kept_fields_(mapping.derived_fields()) {
-        for (size_t i = 0; i < nfields_; ++i)
-            if (mapping.fields[i].type == FieldType::String) string_fields_ |= 1u << i;
+    EventBatch(std::span<const Mapping> mappings, size_t capacity) {
+        size_t most = 0;
+        for (const Mapping& m : mappings) {
+            Layout& l = layouts_.emplace_back();
+            l.nfields = m.fields.size();
+            l.kept_fields = m.derived_fields();
+            for (size_t i = 0; i < l.nfields; ++i)
+                if (m.fields[i].type == FieldType::String) l.string_fields |= 1u << i;
+            most = std::max(most, l.nfields);
+        }
         entries_.reserve(capacity);
-        slots_.reserve(capacity * nfields_);
+        slots_.reserve(capacity * most);
     }
+    EventBatch(const Mapping& mapping, size_t capacity) : EventBatch(std::span<const Mapping>(&mapping, 1), capacity) {}
 
     size_t size() const { return entries_.size(); }
     size_t arena_bytes() const { return arena_.size(); }
@@ -46,13 +55,14 @@ public:
     // forward on every entry).
     void append(const Event& e) {
         const auto first_slot = static_cast<uint32_t>(slots_.size());
+        const Layout& l = layouts_[e.mapping];
         uint32_t present = 0;
-        for (size_t i = 0; i < nfields_; ++i) {
+        for (size_t i = 0; i < l.nfields; ++i) {
             const FieldValue& f = e.fields[i];
-            if (!f.present || !(kept_fields_ & (1u << i))) continue;
+            if (!f.present || !(l.kept_fields & (1u << i))) continue;
             present |= 1u << i;
             Slot& slot = slots_.emplace_back();
-            if (string_fields_ & (1u << i)) {
+            if (l.string_fields & (1u << i)) {
                 slot.str.offset = static_cast<uint32_t>(arena_.size());
                 slot.str.size = static_cast<uint32_t>(f.str.size());
                 arena_.append(f.str);
@@ -63,7 +73,8 @@ public:
         Entry& entry = entries_.emplace_back();
         entry.time_ms = e.time_ms;
         entry.fold_ms = e.fold_ms;
-        entry.kind = e.kind;
+        entry.kind = static_cast<int16_t>(e.kind);
+        entry.mapping = e.mapping;
         entry.present = present;
         entry.first_slot = first_slot;
     }
@@ -71,15 +82,17 @@ public:
     void load(size_t k, Event& e) const {
         const Entry& entry = entries_[k];
         e.kind = entry.kind;
+        e.mapping = entry.mapping;
         e.time_ms = entry.time_ms;
         e.fold_ms = entry.fold_ms;
         e.has_time = true;
+        const Layout& l = layouts_[entry.mapping];
         const Slot* slot = slots_.data() + entry.first_slot;
-        for (size_t i = 0; i < nfields_; ++i) {
+        for (size_t i = 0; i < l.nfields; ++i) {
             FieldValue& f = e.fields[i];
             f.present = (entry.present & (1u << i)) != 0;
             if (!f.present) continue;
-            if (string_fields_ & (1u << i))
+            if (l.string_fields & (1u << i))
                 f.str = std::string_view(arena_.data() + slot->str.offset, slot->str.size);
             else
                 f.num = slot->num;
@@ -92,7 +105,8 @@ private:
     struct Entry {
         double time_ms;
         int32_t fold_ms;
-        int kind;
+        int16_t kind;  // at most 32 kinds per mapping
+        uint8_t mapping;
         uint32_t present;  // bit i: field i has a slot
         uint32_t first_slot;
     };
@@ -103,9 +117,13 @@ private:
             uint32_t size;    // lines are at most 1 GiB (--max-line-bytes)
         } str;
     };
-    size_t nfields_;
-    uint32_t kept_fields_;        // bit i: field i is copied
-    uint32_t string_fields_ = 0;  // bit i: field i is a string
+    // Per mapping: which fields of its entries are copied, and how.
+    struct Layout {
+        size_t nfields = 0;
+        uint32_t kept_fields = 0;    // bit i: field i is copied
+        uint32_t string_fields = 0;  // bit i: field i is a string
+    };
+    std::vector<Layout> layouts_;
     std::vector<Entry> entries_;
     std::vector<Slot> slots_;
     std::string arena_;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <queue>
+#include <span>
 #include <vector>
 
 #include "ailog/mapping.hpp"
@@ -16,7 +17,9 @@ namespace ailog {
 class TimeMerge {
 public:
     // Reads the first entry of every stream.
-    TimeMerge(const std::vector<std::unique_ptr<EntryStream>>& streams, const Mapping& mapping);
+    TimeMerge(const std::vector<std::unique_ptr<EntryStream>>& streams, std::span<const Mapping> mappings);
+    TimeMerge(const std::vector<std::unique_ptr<EntryStream>>& streams, const Mapping& mapping)
+        : TimeMerge(streams, std::span<const Mapping>(&mapping, 1)) {}
     TimeMerge(const TimeMerge&) = delete;
     TimeMerge& operator=(const TimeMerge&) = delete;
 
@@ -40,7 +43,7 @@ private:
     };
 
     const std::vector<std::unique_ptr<EntryStream>>& streams_;
-    const Mapping& mapping_;
+    std::span<const Mapping> mappings_;
     std::priority_queue<size_t, std::vector<size_t>, Later> heap_;
     size_t last_ = kNone;
 };

@@ -20,9 +20,9 @@ namespace {
 // caller takes the chunks back in file order.
 class ParallelStream final : public EntryStream {
 public:
-    ParallelStream(unsigned workers, const RotatedSet& set, const Mapping& mapping, const Clock& clock,
+    ParallelStream(unsigned workers, const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock,
                    const DecodeOptions& options)
-        : reader_(set, options.max_line_bytes), unwrapper_(mapping, clock, options, reader_stats_) {
+        : reader_(set, options.max_line_bytes), unwrapper_(mappings, clock, options, reader_stats_) {
         source_ = unwrapper_.open_source(set.name);
         // Workers see payloads, and Docker records that need no state to
         // unwrap (LineDecoder::unwrap_or_pass).
@@ -30,13 +30,13 @@ public:
         payload_options.wrapper = WrapperKind::Docker;
         for (unsigned w = 0; w < workers; ++w) {
             auto worker = std::make_unique<Worker>();
-            worker->decoder = std::make_unique<LineDecoder>(mapping, clock, payload_options, worker->stats);
+            worker->decoder = std::make_unique<LineDecoder>(mappings, clock, payload_options, worker->stats);
             worker->source = worker->decoder->open_source(set.name);
             workers_.push_back(std::move(worker));
         }
         // Enough chunks for the reader, every worker and the caller, and one spare each.
         for (unsigned i = 0; i < 2 * workers + 2; ++i) {
-            chunks_.push_back(std::make_unique<Chunk>(mapping));
+            chunks_.push_back(std::make_unique<Chunk>(mappings));
             free_.push_back(chunks_.back().get());
         }
         reader_thread_ = std::thread([this] { read(); });
@@ -105,7 +105,7 @@ private:
         bool record;  // a whole Docker record, still to unwrap
     };
     struct Chunk {
-        explicit Chunk(const Mapping& mapping) : events(mapping, kChunkPayloads) {}
+        explicit Chunk(std::span<const Mapping> mappings) : events(mappings, kChunkPayloads) {}
         uint64_t seq = 0;
         std::vector<char> bytes;  // payloads, each followed by '\n'; padding at the end
         std::vector<PayloadRef> payloads;
@@ -230,9 +230,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<EntryStream> make_parallel_stream(unsigned workers, const RotatedSet& set, const Mapping& mapping,
-                                                  const Clock& clock, const DecodeOptions& options) {
-    return std::make_unique<ParallelStream>(workers, set, mapping, clock, options);
+std::unique_ptr<EntryStream> make_parallel_stream(unsigned workers, const RotatedSet& set,
+                                                  std::span<const Mapping> mappings, const Clock& clock,
+                                                  const DecodeOptions& options) {
+    return std::make_unique<ParallelStream>(workers, set, mappings, clock, options);
 }
 
 }  // namespace ailog

@@ -25,10 +25,10 @@ namespace {
 class DecodePool {
 public:
     struct alignas(kCacheLine) Lane {
-        Lane(const RotatedSet& set, const Mapping& mapping, const Clock& clock, const DecodeOptions& options)
-            : reader(set, options.max_line_bytes), decoder(mapping, clock, options, stats) {
+        Lane(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock, const DecodeOptions& options)
+            : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {
             source = decoder.open_source(set.name);
-            for (int i = 0; i < kBatches; ++i) free.push_back(std::make_unique<EventBatch>(mapping, kBatchEvents));
+            for (int i = 0; i < kBatches; ++i) free.push_back(std::make_unique<EventBatch>(mappings, kBatchEvents));
         }
         // Used by one thread at a time: the one that set `busy`.
         PipelineStats stats;
@@ -44,9 +44,9 @@ public:
         bool done = false;  // the set has ended: nothing more than `full`
     };
 
-    DecodePool(unsigned workers, const std::vector<RotatedSet>& sets, const Mapping& mapping, const Clock& clock,
-               const DecodeOptions& options) {
-        for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set, mapping, clock, options));
+    DecodePool(unsigned workers, const std::vector<RotatedSet>& sets, std::span<const Mapping> mappings,
+               const Clock& clock, const DecodeOptions& options) {
+        for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set, mappings, clock, options));
         for (unsigned w = 1; w <= workers; ++w) threads_.emplace_back([this, w] { work(w); });
     }
     ~DecodePool() {
@@ -219,9 +219,9 @@ private:
 }  // namespace
 
 std::vector<std::unique_ptr<EntryStream>> make_pooled_streams(unsigned workers, const std::vector<RotatedSet>& sets,
-                                                              const Mapping& mapping, const Clock& clock,
+                                                              std::span<const Mapping> mappings, const Clock& clock,
                                                               const DecodeOptions& options) {
-    auto pool = std::make_shared<DecodePool>(workers, sets, mapping, clock, options);
+    auto pool = std::make_shared<DecodePool>(workers, sets, mappings, clock, options);
     std::vector<std::unique_ptr<EntryStream>> streams;
     for (size_t i = 0; i < sets.size(); ++i) streams.push_back(std::make_unique<PooledStream>(pool, i));
     return streams;

@@ -22,10 +22,10 @@ PipelineOptions pipeline_options(const ReplayOptions& o) {
 
 }  // namespace
 
-Replay::Replay(const Mapping& mapping, MetricStore& store, const Clock& clock, ReplayOptions options,
+Replay::Replay(std::span<const Mapping> mappings, MetricStore& store, const Clock& clock, ReplayOptions options,
                std::vector<RotatedSet> sets)
     : clock_(clock),
-      pipeline_(mapping, store, clock, pipeline_options(options)),
+      pipeline_(mappings, store, clock, pipeline_options(options)),
       options_(options),
       sets_(std::move(sets)) {
     options_.decode.arrival_time_fallback = false;
@@ -46,11 +46,11 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
     PipelineStats& stats = pipeline_.mutable_stats();
     const unsigned threads =
         options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    const auto streams = make_entry_streams(threads, sets_, pipeline_.mapping(), clock_, options_.decode, stats);
+    const auto streams = make_entry_streams(threads, sets_, pipeline_.mappings(), clock_, options_.decode, stats);
 
     // Each set is one input: its own correlation ids and clock.
     std::vector<uint32_t> inputs;
-    for (const auto& set : sets_) inputs.push_back(pipeline_.deriver().open_input(set.name));
+    for (const auto& set : sets_) inputs.push_back(pipeline_.open_input(set.name));
 
     const uint64_t total = total_bytes();
     auto done_bytes = [&] {
@@ -60,7 +60,7 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
     };
     ReplayResult result;
     uint64_t since_progress = 0;
-    TimeMerge merge(streams, pipeline_.mapping());
+    TimeMerge merge(streams, pipeline_.mappings());
     for (size_t i = 0; merge.next(i);) {
         const EntryStream& s = *streams[i];
         const Event& e = *s.head;

@@ -33,7 +33,7 @@ struct ReplayResult {
 
 class Replay {
 public:
-    Replay(const Mapping& mapping, MetricStore& store, const Clock& clock, ReplayOptions options,
+    Replay(std::span<const Mapping> mappings, MetricStore& store, const Clock& clock, ReplayOptions options,
            std::vector<RotatedSet> sets);
 
     // Reads everything. `sampler` (may be null) sees every entry before it is

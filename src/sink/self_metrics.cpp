@@ -49,7 +49,7 @@ double process_start_seconds() {
 
 }  // namespace
 
-SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::vector<int>& metric_families)
+SelfMetrics::SelfMetrics(MetricStore& store, std::span<const Mapping> mappings, const std::vector<int>& metric_families)
     : store_(store) {
     const int build = store.add_family("ailog_exporter_build_info",
                                        "A metric with a constant '1' value labeled by version and revision",
@@ -123,7 +123,7 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     dropped_family_ = store.add_family("ailog_exporter_series_dropped_total",
                                        "Updates dropped because the series limit was reached, by metric",
                                        MetricType::Counter, {"metric"}, {}, kUnlimited);
-    remap(mapping, metric_families);
+    remap(mappings, metric_families);
 
     start_time_ = single(store, "process_start_time_seconds", "Start time of the process since unix epoch in seconds",
                          MetricType::Gauge);
@@ -134,7 +134,7 @@ SelfMetrics::SelfMetrics(MetricStore& store, const Mapping& mapping, const std::
     fds_ = single(store, "process_open_fds", "Number of open file descriptors", MetricType::Gauge);
 }
 
-void SelfMetrics::remap(const Mapping& mapping, const std::vector<int>& metric_families) {
+void SelfMetrics::remap(std::span<const Mapping> mappings, const std::vector<int>& metric_families) {
     // Series of kinds, metrics and labels the mapping no longer has go;
     // publish() sets the others' values again.
     entries_.clear();
@@ -144,25 +144,26 @@ void SelfMetrics::remap(const Mapping& mapping, const std::vector<int>& metric_f
     store_.clear_family(entries_family_);
     store_.clear_family(unmatched_family_);
     store_.clear_family(dropped_family_);
-    for (const auto& k : mapping.kinds) {
-        entries_.push_back(store_.get(entries_family_, {k.name}));
-        unmatched_.push_back(k.role == EntryRole::End ? store_.get(unmatched_family_, {k.name}) : nullptr);
-    }
+    for (const Mapping& mapping : mappings)
+        for (const auto& k : mapping.kinds) {
+            entries_.push_back(store_.get(entries_family_, {k.name}));
+            unmatched_.push_back(k.role == EntryRole::End ? store_.get(unmatched_family_, {k.name}) : nullptr);
+        }
     for (int f : metric_families)
         dropped_.emplace_back(f, store_.get(dropped_family_, {store_.families()[static_cast<size_t>(f)]->name}));
-    const auto limited = mapping.limited_labels();
     if (overflow_family_ >= 0) store_.clear_family(overflow_family_);
-    if (limited.empty()) return;
-    if (overflow_family_ < 0)
-        overflow_family_ = store_.add_family(
-            "ailog_exporter_label_overflow_total",
-            "Updates whose label value was new past the label's max_values, given the overflow value instead, by "
-            "metric and label",
-            MetricType::Counter, {"metric", "label"}, {}, kUnlimited);
-    for (const auto& [metric, label] : limited) {
-        const MetricSpec& m = mapping.metrics[static_cast<size_t>(metric)];
-        label_overflows_.push_back(store_.get(overflow_family_, {m.name, m.label_names[static_cast<size_t>(label)]}));
-    }
+    for (const Mapping& mapping : mappings)
+        for (const auto& [metric, label] : mapping.limited_labels()) {
+            if (overflow_family_ < 0)
+                overflow_family_ = store_.add_family(
+                    "ailog_exporter_label_overflow_total",
+                    "Updates whose label value was new past the label's max_values, given the overflow value "
+                    "instead, by metric and label",
+                    MetricType::Counter, {"metric", "label"}, {}, kUnlimited);
+            const MetricSpec& m = mapping.metrics[static_cast<size_t>(metric)];
+            label_overflows_.push_back(
+                store_.get(overflow_family_, {m.name, m.label_names[static_cast<size_t>(label)]}));
+        }
 }
 
 void SelfMetrics::config_loaded(bool ok, double now_s) {

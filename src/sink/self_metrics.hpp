@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "ailog/mapping.hpp"
@@ -17,16 +18,19 @@ namespace ailog {
 
 class SelfMetrics {
 public:
-    SelfMetrics(MetricStore& store, const Mapping& mapping, const std::vector<int>& metric_families);
+    // `metric_families`: the store's family of each metric of the mappings,
+    // mapping by mapping.
+    SelfMetrics(MetricStore& store, std::span<const Mapping> mappings, const std::vector<int>& metric_families);
 
-    // Pipeline thread.
+    // Pipeline thread. `d`: entries and label overflows of the mappings'
+    // kinds and limited labels, mapping by mapping.
     void publish(const PipelineStats& p, const DeriveStats& d, size_t open_starts);
     // Scrape threads: values read from the process and the store.
     void refresh_process();
     // Pipeline thread: the series by entry kind, metric and limited label
     // of another mapping (a reload). The process_* series, read by scrape
     // threads, are untouched.
-    void remap(const Mapping& mapping, const std::vector<int>& metric_families);
+    void remap(std::span<const Mapping> mappings, const std::vector<int>& metric_families);
     // The outcome of loading the mapping (at start and on each reload); the
     // series outlive this object, kept by the store across reloads.
     void config_loaded(bool ok, double now_s);

@@ -18,9 +18,11 @@
 namespace ailog {
 namespace {
 
-// The exporter's own counters, by stable name.
+// The exporter's own counters, by stable name. d[i]: the counts of
+// mappings[i]; those of the whole exporter are d[0]'s.
 template <class Visit>
-void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Visit&& visit) {
+void visit_counters(PipelineStats& p, std::span<DeriveStats* const> ds, std::span<const Mapping> mappings,
+                    Visit&& visit) {
     visit("lines_read", p.lines);
     visit("bytes_read", p.bytes);
     visit("read_errors", p.read_errors);
@@ -34,9 +36,11 @@ void visit_counters(PipelineStats& p, DeriveStats& d, const Mapping* mapping, Vi
     visit("state_series_dropped", p.state_series_dropped);
     for (size_t r = 0; r < p.skipped.size(); ++r) visit(fmt::format("skipped/{}", kSkipReasonNames[r]), p.skipped[r]);
     static constexpr const char* kEvict[] = {"age", "capacity", "replaced"};
-    for (size_t r = 0; r < d.evicted.size(); ++r) visit(fmt::format("evicted/{}", kEvict[r]), d.evicted[r]);
-    visit("negative_durations", d.negative_durations);
-    if (mapping != nullptr) {
+    for (size_t r = 0; r < ds[0]->evicted.size(); ++r) visit(fmt::format("evicted/{}", kEvict[r]), ds[0]->evicted[r]);
+    visit("negative_durations", ds[0]->negative_durations);
+    for (size_t i = 0; i < mappings.size(); ++i) {
+        const Mapping* mapping = &mappings[i];
+        DeriveStats& d = *ds[i];
         for (size_t k = 0; k < mapping->kinds.size(); ++k) {
             visit(fmt::format("entries/{}", mapping->kinds[k].name), d.entries[k]);
             visit(fmt::format("unmatched/{}", mapping->kinds[k].name), d.unmatched[k]);
@@ -61,15 +65,18 @@ std::string family_shape(const MetricStore::Family& f) {
     return fmt::format("{:016x}", hash64(text, 0x5eed));
 }
 
-std::string mapping_hash(const Mapping& m) {
+std::string mapping_hash(std::span<const Mapping> mappings) {
     std::string text;
-    for (const auto& metric : m.metrics) {
-        text += fmt::format("{}\x1f{}", metric.name, static_cast<int>(metric.type));
-        for (const auto& l : metric.label_names) text += fmt::format("\x1f{}", l);
-        for (double b : metric.buckets) text += fmt::format("\x1f{}", b);
-        text += '\x1e';
+    for (const Mapping& m : mappings) {
+        if (!m.name.empty()) text += fmt::format("mapping\x1f{}\x1e", m.name);
+        for (const auto& metric : m.metrics) {
+            text += fmt::format("{}\x1f{}", metric.name, static_cast<int>(metric.type));
+            for (const auto& l : metric.label_names) text += fmt::format("\x1f{}", l);
+            for (double b : metric.buckets) text += fmt::format("\x1f{}", b);
+            text += '\x1e';
+        }
+        for (const auto& k : m.kinds) text += fmt::format("{}\x1f{}\x1e", k.name, static_cast<int>(k.role));
     }
-    for (const auto& k : m.kinds) text += fmt::format("{}\x1f{}\x1e", k.name, static_cast<int>(k.role));
     const auto h = hash64x2(text, 0x6d61, 0x7070);
     return fmt::format("{:016x}{:016x}", h[0], h[1]);
 }
@@ -78,7 +85,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
                     const std::vector<FilePosition>& positions, double now_ms) {
     State s;
     s.written_at_ms = now_ms;
-    s.mapping = mapping_hash(pipeline.mapping());
+    s.mapping = mapping_hash(pipeline.mappings());
     s.last_entry_ms = pipeline.stats().last_entry_ms;
     for (const auto& p : positions) {
         FileState f;
@@ -103,27 +110,35 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
         }
         s.families.push_back(std::move(fs));
     }
-    pipeline.deriver().for_each_open_start([&](const KeyHash& key, double start_ms, const std::string& input,
-                                               const std::vector<std::string>* labels, Deriver::Carried carried) {
-        OpenStartState o;
-        o.key_a = key.a;
-        o.key_b = key.b;
-        o.start_ms = start_ms;
-        o.input = input;
-        if (labels != nullptr) {
-            o.has_in_flight = true;
-            o.in_flight_labels = *labels;
-        }
-        o.from_start = std::move(carried);
-        s.open_starts.push_back(std::move(o));
-    });
+    const auto mappings = pipeline.mappings();
+    for (size_t i = 0; i < mappings.size(); ++i)
+        pipeline.deriver(i).for_each_open_start([&](const KeyHash& key, double start_ms, const std::string& input,
+                                                    const std::vector<std::string>* labels, Deriver::Carried carried) {
+            OpenStartState o;
+            o.key_a = key.a;
+            o.key_b = key.b;
+            o.start_ms = start_ms;
+            o.input = input;
+            o.mapping = mappings[i].name;
+            if (labels != nullptr) {
+                o.has_in_flight = true;
+                o.in_flight_labels = *labels;
+            }
+            o.from_start = std::move(carried);
+            s.open_starts.push_back(std::move(o));
+        });
     auto p = pipeline.stats();
-    auto d = pipeline.deriver().stats();
+    std::vector<DeriveStats> d;
+    std::vector<DeriveStats*> ds;
+    for (size_t i = 0; i < mappings.size(); ++i) d.push_back(pipeline.deriver(i).stats());
+    for (size_t i = 1; i < mappings.size(); ++i) {
+        for (size_t r = 0; r < d[0].evicted.size(); ++r) d[0].evicted[r] += d[i].evicted[r];
+        d[0].negative_durations += d[i].negative_durations;
+    }
+    for (auto& one : d) ds.push_back(&one);
     // Once this state is on disk, it is the commit that made it there.
     ++p.state_writes;
-    visit_counters(p, d, &pipeline.mapping(), [&](const std::string& name, uint64_t& v) {
-        s.counters.push_back({name, v});
-    });
+    visit_counters(p, ds, mappings, [&](const std::string& name, uint64_t& v) { s.counters.push_back({name, v}); });
     return s;
 }
 
@@ -163,18 +178,21 @@ void check_state(const State& state, const MetricStore& store, const std::vector
 }
 
 void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, double now_ms) {
-    const std::vector<int>& families = pipeline.deriver().families();
+    const std::vector<int> families = pipeline.families();
+    const auto mappings = pipeline.mappings();
     uint64_t dropped = 0;
     // An open start counts in the in-flight gauge only if the gauge's values came back.
-    const int gauge = pipeline.mapping().correlation.in_flight_metric;
-    bool gauge_restored = false;
+    std::vector<bool> gauge_restored(mappings.size());
     for (const auto& fs : state.families) {
         const int fi = restorable(fs, store, families);
         if (fi < 0) {
             dropped += fs.series.size();
             continue;
         }
-        if (gauge >= 0 && fi == families[static_cast<size_t>(gauge)]) gauge_restored = true;
+        for (size_t i = 0; i < mappings.size(); ++i)
+            if (const int gauge = mappings[i].correlation.in_flight_metric;
+                gauge >= 0 && fi == pipeline.deriver(i).families()[static_cast<size_t>(gauge)])
+                gauge_restored[i] = true;
         const auto& fam = *store.families()[static_cast<size_t>(fi)];
         for (const auto& ss : fs.series) {
             std::vector<std::string_view> labels(ss.labels.begin(), ss.labels.end());
@@ -187,19 +205,22 @@ void restore_state(const State& state, Pipeline& pipeline, MetricStore& store, d
         }
     }
     for (const auto& o : state.open_starts)
-        // Read again now: the time the exporter was down is no idle time of the input.
-        pipeline.deriver().restore_open_start({o.key_a, o.key_b}, o.start_ms, o.input, now_ms,
-                                              o.has_in_flight && gauge_restored ? &o.in_flight_labels : nullptr,
-                                              o.from_start);
+        for (size_t i = 0; i < mappings.size(); ++i)
+            if (mappings[i].name == o.mapping)
+                // Read again now: the time the exporter was down is no idle time of the input.
+                pipeline.deriver(i).restore_open_start(
+                    {o.key_a, o.key_b}, o.start_ms, o.input, now_ms,
+                    o.has_in_flight && gauge_restored[i] ? &o.in_flight_labels : nullptr, o.from_start);
     std::map<std::string, uint64_t> counters;
     for (const auto& c : state.counters) counters[c.name] = c.value;
-    visit_counters(pipeline.mutable_stats(), pipeline.deriver().mutable_stats(), &pipeline.mapping(),
-                   [&](const std::string& name, uint64_t& v) {
-                       if (auto it = counters.find(name); it != counters.end()) v = it->second;
-                   });
+    std::vector<DeriveStats*> ds;
+    for (size_t i = 0; i < mappings.size(); ++i) ds.push_back(&pipeline.deriver(i).mutable_stats());
+    visit_counters(pipeline.mutable_stats(), ds, mappings, [&](const std::string& name, uint64_t& v) {
+        if (auto it = counters.find(name); it != counters.end()) v = it->second;
+    });
     pipeline.mutable_stats().last_entry_ms = state.last_entry_ms;
     pipeline.mutable_stats().state_series_dropped += dropped;
-    if (!state.mapping.empty() && state.mapping != mapping_hash(pipeline.mapping()))
+    if (!state.mapping.empty() && state.mapping != mapping_hash(mappings))
         spdlog::info(
             "the mapping changed since the state was written: {} saved series of removed or changed metrics "
             "dropped, the others restored",
@@ -222,7 +243,7 @@ bool Checkpointer::commit(double now_ms) {
     next_due_ms_ = now_ms + interval_ms_;
     PipelineStats& stats = pipeline_.mutable_stats();
     try {
-        const State s = capture_state(pipeline_, store_, pipeline_.deriver().families(), tailer_.positions(), now_ms);
+        const State s = capture_state(pipeline_, store_, pipeline_.families(), tailer_.positions(), now_ms);
         write_file_atomically(path_, serialize_state(s));
         ++stats.state_writes;
         stats.last_state_write_ms = now_ms;

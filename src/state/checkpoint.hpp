@@ -3,6 +3,7 @@
 // offsets, metric values and open starts always agree with each other.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "ailog/metric_store.hpp"
@@ -16,7 +17,7 @@ namespace ailog {
 // into a family of the same shape.
 std::string family_shape(const MetricStore::Family& f);
 // A hash of the mapping's metrics and entry kinds, saved with the state.
-std::string mapping_hash(const Mapping& m);
+std::string mapping_hash(std::span<const Mapping> mappings);
 
 State capture_state(const Pipeline& pipeline, const MetricStore& store, const std::vector<int>& families,
                     const std::vector<FilePosition>& positions, double now_ms);

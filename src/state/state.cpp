@@ -179,6 +179,10 @@ std::string serialize_state(const State& s) {
         put_double(out, o.start_ms);
         out += ",\"input\":";
         append_json_string(out, o.input);
+        if (!o.mapping.empty()) {
+            out += ",\"mapping\":";
+            append_json_string(out, o.mapping);
+        }
         if (o.has_in_flight) {
             out += ",\"in_flight_labels\":";
             put_strings(out, o.in_flight_labels);
@@ -263,6 +267,8 @@ State parse_state(std::string_view json) {
             o.start_ms = get_num(oe["start_ms"]);
             std::string_view input;
             if (!oe["input"].get(input)) o.input = input;
+            std::string_view of_mapping;
+            if (!oe["mapping"].get(of_mapping)) o.mapping = of_mapping;
             element labels;
             if (!oe["in_flight_labels"].get(labels)) {
                 o.has_in_flight = true;

@@ -42,6 +42,7 @@ struct OpenStartState {
     std::vector<std::string> in_flight_labels;  // empty: no in-flight series
     bool has_in_flight = false;
     std::vector<std::pair<std::string, std::string>> from_start;  // values kept for the end entry, by field
+    std::string mapping;  // Mapping::name of the mapping whose start it is ("": the only one)
 };
 
 // Named counters (exporter self-metrics and deriver statistics).

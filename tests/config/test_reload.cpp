@@ -67,7 +67,7 @@ TEST_CASE("a reload keeps open calls with their times, counts and unchanged seri
           std::string::npos);
     CHECK(r.text().find("openai_api_request_errors_total{") != std::string::npos);
 
-    r.pipeline.reload(std::make_shared<const Mapping>(load_mapping(without_errors(), "t.yml")));
+    r.pipeline.reload(std::make_shared<const Mappings>(load_mappings(without_errors(), "t.yml")));
     r.feed(failed("a", "2025-06-01T12:00:01.500Z"));
     const std::string text = r.text();
     CAPTURE(text);
@@ -107,7 +107,7 @@ metrics:
     r.feed(R"({"msg":"y","b":"three"})");  // the third value, from the rule without the limit
     CHECK(r.text().find("t_total{v=\"other\"} 1\n") != std::string::npos);
     // Reloaded: the two values the series hold fill the bound at once.
-    r.pipeline.reload(std::make_shared<const Mapping>(load_mapping(yaml, "t.yml")));
+    r.pipeline.reload(std::make_shared<const Mappings>(load_mappings(yaml, "t.yml")));
     r.feed(R"({"msg":"x","a":"four"})");
     r.feed(R"({"msg":"x","a":"one"})");
     const std::string text = r.text();

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "config/mapping_loader.hpp"
 #include "ailog/clock.hpp"
+#include "config/mapping_loader.hpp"
 #include "replay/entry_stream.hpp"
 #include "replay/event_batch.hpp"
 
@@ -66,7 +66,7 @@ Read read_all(unsigned threads, const std::vector<RotatedSet>& sets, const Mappi
     options.arrival_time_fallback = false;
     options.max_line_bytes = 256;
     Read r;
-    auto streams = make_entry_streams(threads, sets, mapping, clock, options, r.stats);
+    auto streams = make_entry_streams(threads, sets, std::span<const Mapping>(&mapping, 1), clock, options, r.stats);
     for (size_t i = 0; i < streams.size(); ++i)
         while (streams[i]->advance())
             r.entries.push_back(fmt::format(

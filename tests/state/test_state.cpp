@@ -36,8 +36,9 @@ State sample_state() {
                              "/var/log/pods/ns_p_1/c/0.log",
                              {"parse", "op"},
                              true,
-                             {{"method", "GET"}, {"url", "/a?b=\"c\""}}});
-    s.open_starts.push_back({1, 2, 3, "-", {}, false, {}});
+                             {{"method", "GET"}, {"url", "/a?b=\"c\""}},
+                             "http"});
+    s.open_starts.push_back({1, 2, 3, "-", {}, false, {}, ""});
     s.counters.push_back({"lines_read", 40000});
     return s;
 }
@@ -88,6 +89,8 @@ TEST_CASE("a state survives serialisation exactly, flags and binary partial reco
           std::vector<std::pair<std::string, std::string>>{{"method", "GET"}, {"url", "/a?b=\"c\""}});
     CHECK(out.open_starts[1].from_start.empty());
     CHECK(out.open_starts[1].input == "-");
+    CHECK(out.open_starts[0].mapping == "http");
+    CHECK(out.open_starts[1].mapping.empty());
     CHECK_FALSE(out.open_starts[1].has_in_flight);
     REQUIRE(out.counters.size() == 1);
     CHECK(out.counters[0].name == "lines_read");
