@@ -35,7 +35,8 @@ public:
             l.nfields = m.fields.size();
             l.kept_fields = m.derived_fields();
             for (size_t i = 0; i < l.nfields; ++i)
-                if (m.fields[i].type == FieldType::String) l.string_fields |= 1u << i;
+                if (m.fields[i].type == FieldType::String || m.fields[i].type == FieldType::Level)
+                    l.string_fields |= 1u << i;
             most = std::max(most, l.nfields);
         }
         entries_.reserve(capacity);
