@@ -296,14 +296,16 @@ void check_unique_names(const Mappings& all, const YAML::Node& nodes, YamlReader
         const Mapping& m = all[i++];
         if (const YAML::Node metrics = kv.second["metrics"]; metrics && metrics.IsSequence())
             for (const auto& n : metrics) {
-                const std::string name = n.IsMap() && n["name"] ? n["name"].as<std::string>() : "";
+                // A name that is not text is reported by the mapping's own loader.
+                const std::string name = n.IsMap() && n["name"].IsScalar() ? n["name"].Scalar() : "";
                 if (name.empty()) continue;
                 if (auto [it, added] = metric_of.emplace(name, m.name); !added)
                     reader.error(n["name"], fmt::format("metric {} is also defined by mapping {}", name, it->second));
             }
         if (const YAML::Node entries = kv.second["entries"]; entries && entries.IsMap())
             for (const auto& e : entries) {
-                const std::string name = e.first.as<std::string>();
+                if (!e.first.IsScalar()) continue;
+                const std::string name = e.first.Scalar();
                 if (auto [it, added] = kind_of.emplace(name, m.name); !added)
                     reader.error(e.first, fmt::format("entry kind {} is also one of mapping {} (the exporter's own "
                                                       "series name kinds: each name once in the file)",
@@ -326,23 +328,27 @@ Mappings load_mappings(std::string_view yaml, const std::string& file_name) {
     YamlReader reader(file_name);
     if (!root.IsMap() || !root["mappings"]) {
         all.push_back(load_one(root, file_name, problems));
-    } else {
-        const YAML::Node nodes = root["mappings"];
-        reader.keys(root, "a file of several mappings", {"mappings"});
-        if (!nodes.IsMap() || nodes.size() == 0) {
-            reader.error(nodes, "mappings is a map of mapping names to mappings");
-        } else if (nodes.size() > 64) {
-            reader.error(nodes, "at most 64 mappings in a file");
-        } else {
-            for (const auto& kv : nodes) {
-                const std::string name = kv.first.as<std::string>();
-                if (name.empty()) reader.error(kv.first, "a mapping's name cannot be empty");
-                all.push_back(load_one(kv.second, file_name, problems));
-                all.back().name = name;
+    } else
+        try {
+            const YAML::Node nodes = root["mappings"];
+            reader.keys(root, "a file of several mappings", {"mappings"});
+            if (!nodes.IsMap() || nodes.size() == 0) {
+                reader.error(nodes, "mappings is a map of mapping names to mappings");
+            } else if (nodes.size() > 64) {
+                reader.error(nodes, "at most 64 mappings in a file");
+            } else {
+                for (const auto& kv : nodes) {
+                    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+                    if (name.empty()) reader.error(kv.first, "a mapping's name is a non-empty text");
+                    all.push_back(load_one(kv.second, file_name, problems));
+                    all.back().name = name;
+                }
+                check_unique_names(all, nodes, reader);
             }
-            check_unique_names(all, nodes, reader);
+        } catch (const YAML::Exception& e) {
+            // A value of a shape the reader did not expect.
+            reader.error_at(e.mark.line, e.mark.column, e.msg);
         }
-    }
     for (auto& p : reader.problems()) problems.push_back(std::move(p));
     if (!problems.empty()) throw ConfigError(std::move(problems));
     return all;

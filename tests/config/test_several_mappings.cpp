@@ -146,6 +146,22 @@ TEST_CASE("metric and entry kind names are unique in a file of several mappings"
     CHECK(std::find(p.begin(), p.end(), "t.yml:2:1: unknown key metrics in a file of several mappings") != p.end());
 }
 
+TEST_CASE("names that are not text in a file of several mappings are problems, not a crash") {
+    const char* kBad[] = {
+        "mappings:\n  a:\n    message: m\n    time: t\n    entries: {x: {message: x}}\n    metrics:\n"
+        "      - {name: [a], type: counter}\n",
+        "mappings:\n  a:\n    message: m\n    time: t\n    entries: {[x]: {message: x}}\n",
+        "mappings:\n  [a]:\n    message: m\n",
+        "[a]: 1\nmappings: {a: {}}\n",
+    };
+    for (const char* yaml : kBad) {
+        CAPTURE(yaml);
+        const auto p = problems_of(yaml);
+        REQUIRE_FALSE(p.empty());
+        CHECK(p[0].find("t.yml:") == 0);
+    }
+}
+
 TEST_CASE("a file of one mapping still loads as before, and load_mapping refuses several") {
     CHECK(load_mappings(builtin_mapping_yaml(), "b.yml") == Mappings{builtin_mapping()});
     CHECK_THROWS_AS(load_mapping(kTwo, "t.yml"), ConfigError);
