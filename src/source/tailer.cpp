@@ -438,8 +438,10 @@ void Tailer::run(const std::function<void(bool idle)>& on_round) {
         stats_.pending_bytes = stdin_reader_ ? stdin_reader_->pending() : 0;
         for (const auto& f : files_) stats_.pending_bytes += f->reader.pending();
         retired_.expire(now, [this](int source) { sink_.close_source(source); });
-        update_caught_up();
+        // Caught up only once on_round has published what this round read:
+        // a scrape let through at that instant must already see it.
         on_round(!progressed);
+        update_caught_up();
         if (progressed) continue;
         if (options_.exit_on_eof) {
             const bool all_ended = std::all_of(files_.begin(), files_.end(),
