@@ -44,6 +44,12 @@ struct DeriveStats {
     std::array<uint64_t, 3> evicted{};      // per EvictReason
     uint64_t negative_durations = 0;        // correlated durations below zero, not observed
     std::vector<uint64_t> label_overflows;  // per Mapping::limited_labels(): values past max_values
+
+    // Adds the counts that are the whole exporter's, not a mapping's.
+    void add_exporter_counts(const DeriveStats& other) {
+        for (size_t r = 0; r < evicted.size(); ++r) evicted[r] += other.evicted[r];
+        negative_durations += other.negative_durations;
+    }
 };
 
 class Deriver {

@@ -103,8 +103,7 @@ void Pipeline::publish() {
         combined_.unmatched.insert(combined_.unmatched.end(), s.unmatched.begin(), s.unmatched.end());
         combined_.label_overflows.insert(combined_.label_overflows.end(), s.label_overflows.begin(),
                                          s.label_overflows.end());
-        for (size_t r = 0; r < s.evicted.size(); ++r) combined_.evicted[r] += s.evicted[r];
-        combined_.negative_durations += s.negative_durations;
+        combined_.add_exporter_counts(s);
         open += d->correlation().size();
     }
     self_.publish(stats_, combined_, open);
@@ -140,6 +139,7 @@ bool same_gauge(const Mapping& old, const Mapping& now) {
 // mapping had them.
 void carry_counts(std::span<const Mapping> old, const std::vector<std::unique_ptr<Deriver>>& was, const Mapping& now,
                   DeriveStats& d) {
+    const auto now_limited = now.limited_labels();
     for (size_t i = 0; i < old.size(); ++i) {
         const Mapping& o = old[i];
         const DeriveStats& w = was[i]->stats();
@@ -150,7 +150,6 @@ void carry_counts(std::span<const Mapping> old, const std::vector<std::unique_pt
                     d.unmatched[k] = w.unmatched[j];
                 }
         const auto old_limited = o.limited_labels();
-        const auto now_limited = now.limited_labels();
         for (size_t a = 0; a < now_limited.size(); ++a)
             for (size_t b = 0; b < old_limited.size(); ++b) {
                 const MetricSpec& x = now.metrics[static_cast<size_t>(now_limited[a].first)];
@@ -182,10 +181,7 @@ void Pipeline::reload(std::shared_ptr<const Mappings> mappings) {
     }
     // Counts of the whole exporter, kept by the first deriver.
     DeriveStats& first = next.front()->mutable_stats();
-    for (const auto& d : derivers_) {
-        for (size_t r = 0; r < first.evicted.size(); ++r) first.evicted[r] += d->stats().evicted[r];
-        first.negative_durations += d->stats().negative_durations;
-    }
+    for (const auto& d : derivers_) first.add_exporter_counts(d->stats());
 
     // The series of removed metrics go, and a changed gauge's (its starts no longer count in it).
     for (size_t j = 0; j < old.size(); ++j) {

@@ -131,10 +131,7 @@ State capture_state(const Pipeline& pipeline, const MetricStore& store, const st
     std::vector<DeriveStats> d;
     std::vector<DeriveStats*> ds;
     for (size_t i = 0; i < mappings.size(); ++i) d.push_back(pipeline.deriver(i).stats());
-    for (size_t i = 1; i < mappings.size(); ++i) {
-        for (size_t r = 0; r < d[0].evicted.size(); ++r) d[0].evicted[r] += d[i].evicted[r];
-        d[0].negative_durations += d[i].negative_durations;
-    }
+    for (size_t i = 1; i < mappings.size(); ++i) d[0].add_exporter_counts(d[i]);
     for (auto& one : d) ds.push_back(&one);
     // Once this state is on disk, it is the commit that made it there.
     ++p.state_writes;

@@ -3,13 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "ailog/clock.hpp"
-#include "ailog/metric_store.hpp"
 #include "config/mapping_loader.hpp"
 #include "config/problems.hpp"
-#include "pipeline/pipeline.hpp"
+#include "pipeline_run.hpp"
 #include "state/checkpoint.hpp"
-#include "test_util.hpp"
 
 using namespace ailog;
 
@@ -63,28 +60,10 @@ std::string completed(const char* id, int status, double ms, int t) {
            ",\"time\":" + std::to_string(1717243200000 + t) + "}";
 }
 
-struct FixedClock final : Clock {
-    double now_ms() const override { return 1717243300000.0; }
-};
-
-struct Run {
-    Mapping mapping = load_mapping(kMapping, "t.yml");
-    MetricStore store;
-    FixedClock clock;
-    Pipeline pipeline{mapping, store, clock, PipelineOptions{}};
-
-    void feed(int source, const std::vector<std::string>& lines) {
-        for (const auto& l : lines) {
-            test::Padded p(l);
-            pipeline.on_line(source, p.view(), p.capacity());
-        }
-        pipeline.publish();
-    }
-    std::string text() const {
-        std::string out;
-        store.render(out, "ailog_exporter_");
-        return out;
-    }
+// The mapping above, its clock a minute and a half past the first line.
+struct Run : test::PipelineRun {
+    Run() : PipelineRun(load_mappings(kMapping, "t.yml"), {}, 1717243300000.0) {}
+    std::string text() const { return PipelineRun::text("ailog_exporter_"); }
 };
 
 }  // namespace

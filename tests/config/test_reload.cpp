@@ -4,20 +4,15 @@
 #include <string>
 #include <vector>
 
-#include "ailog/clock.hpp"
-#include "ailog/metric_store.hpp"
 #include "config/mapping_loader.hpp"
 #include "config/problems.hpp"
-#include "pipeline/pipeline.hpp"
-#include "test_util.hpp"
+#include "pipeline_run.hpp"
 
 using namespace ailog;
 
 namespace {
 
-struct FixedClock final : Clock {
-    double now_ms() const override { return 1748779300000.0; }
-};
+using Run = test::PipelineRun;
 
 std::string start(const char* id, const char* ts) {
     return std::string(R"({"message":"executeParse - start","requestId":")") + id +
@@ -28,25 +23,6 @@ std::string failed(const char* id, const char* ts) {
     return std::string(R"({"message":"executeParse - failed","requestId":")") + id +
            R"(","capability":"chat","operation":"core","openaiErrorStatusCode":429,"timestamp":")" + ts + R"("})";
 }
-
-struct Run {
-    MetricStore store;
-    FixedClock clock;
-    Pipeline pipeline;
-    int source;
-    explicit Run(const Mapping& m, PipelineOptions options = {})
-        : pipeline(m, store, clock, options), source(pipeline.open_source("app.log")) {}
-    void feed(const std::string& line) {
-        test::Padded p(line);
-        pipeline.on_line(source, p.view(), p.capacity());
-        pipeline.publish();
-    }
-    std::string text() const {
-        std::string out;
-        store.render(out);
-        return out;
-    }
-};
 
 // The built-in mapping without its errors metric.
 std::string without_errors() {
@@ -60,7 +36,7 @@ std::string without_errors() {
 
 TEST_CASE("a reload keeps open calls with their times, counts and unchanged series; removed metrics go") {
     const Mapping builtin = builtin_mapping();
-    Run r(builtin);
+    Run r(Mappings{builtin});
     r.feed(start("a", "2025-06-01T12:00:00.000Z"));
     r.feed(failed("x", "2025-06-01T12:00:00.500Z"));  // no start: unmatched
     CHECK(r.text().find("openai_api_requests_in_flight{capability=\"chat\",operation=\"core\"} 1\n") !=
@@ -101,7 +77,7 @@ metrics:
       - {entries: [y], labels: {v: {field: b}}, value: 1}
 )";
     const Mapping m = load_mapping(yaml, "t.yml");
-    Run r(m);
+    Run r(Mappings{m});
     r.feed(R"({"msg":"x","a":"one"})");
     r.feed(R"({"msg":"y","b":"two"})");
     r.feed(R"({"msg":"y","b":"three"})");  // the third value, from the rule without the limit
@@ -121,7 +97,7 @@ TEST_CASE("with no room for open starts, a start leaves the in-flight gauge as i
     PipelineOptions options;
     options.correlation.max_entries = 0;
     const Mapping builtin = builtin_mapping();
-    Run r(builtin, options);
+    Run r(Mappings{builtin}, options);
     r.feed(start("a", "2025-06-01T12:00:00.000Z"));
     const std::string text = r.text();
     CHECK(text.find("openai_api_requests_in_flight{capability=\"chat\",operation=\"core\"} 0\n") != std::string::npos);
@@ -152,7 +128,7 @@ TEST_CASE("the mapping may bound its open starts; the flags are the default it o
     CHECK(limits.max_entries == 1u);
     CHECK(limits.max_age_ms == 2000.0);
     CHECK(correlation_limits(options.correlation, builtin_mapping()).max_entries == 100000u);
-    Run r(m, options);
+    Run r(Mappings{m}, options);
     r.feed(start("a", "2025-06-01T12:00:00.000Z"));
     r.feed(failed("x", "2025-06-01T12:00:02.500Z"));
     r.feed(failed("y", "2025-06-01T12:00:02.600Z"));  // the input's clock passes 2.5 s: a is too old

@@ -5,11 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "ailog/clock.hpp"
-#include "ailog/metric_store.hpp"
 #include "config/mapping_loader.hpp"
-#include "pipeline/pipeline.hpp"
-#include "test_util.hpp"
+#include "pipeline_run.hpp"
 
 using namespace ailog;
 
@@ -68,29 +65,7 @@ const char* kTwo = R"(mappings:
             value: 1
 )";
 
-struct FixedClock final : Clock {
-    double now_ms() const override { return 1748779300000.0; }
-};
-
-struct Run {
-    Mappings mappings;
-    MetricStore store;
-    FixedClock clock;
-    Pipeline pipeline;
-    int source;
-    explicit Run(Mappings m)
-        : mappings(std::move(m)), pipeline(mappings, store, clock, {}), source(pipeline.open_source("app.log")) {}
-    void feed(const std::string& line) {
-        test::Padded p(line);
-        pipeline.on_line(source, p.view(), p.capacity());
-        pipeline.publish();
-    }
-    std::string text() const {
-        std::string out;
-        store.render(out);
-        return out;
-    }
-};
+using Run = test::PipelineRun;
 
 std::vector<std::string> problems_of(const std::string& yaml) {
     try {
