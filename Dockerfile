@@ -24,7 +24,7 @@ FROM debian:12-slim
 # zone database that --input.timezone reads (tzdata); libstdc++6,
 # libgcc-s1 and libc6 are part of the base image.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsimdjson14 libspdlog1.10 libfmt9 libcivetweb1 zlib1g libdate-tz3 libyaml-cpp0.7 libre2-9 tzdata \
+ && apt-get install -y --no-install-recommends libsimdjson14 libspdlog1.10 libfmt9 libmicrohttpd12 libgnutls30 libcrypt1 zlib1g libdate-tz3 libyaml-cpp0.7 libre2-9 tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/ailog_exporter /usr/local/bin/ailog_exporter
 # An unprivileged user. The log directory must be readable by uid 10001 (or

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(meson ninja-build cmake pkg-config g++ libcli11-dev libsimdjson-dev libspdlog-dev libfmt-dev
-          libcivetweb-dev prometheus-cpp-dev doctest-dev zlib1g-dev libhowardhinnant-date-dev libyaml-cpp-dev libre2-dev tzdata
-          prometheus curl python3)
+          libmicrohttpd-dev libgnutls28-dev libcrypt-dev prometheus-cpp-dev doctest-dev zlib1g-dev libhowardhinnant-date-dev libyaml-cpp-dev libre2-dev tzdata
+          prometheus curl openssl python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 #include "common/duration.hpp"
 #include "common/metric_names.hpp"
 #include "config/mapping_loader.hpp"
+#include "config/web_config.hpp"
 #include "decode/timestamp.hpp"
 #include "version.hpp"
 
@@ -96,6 +97,19 @@ void add_serve_options(CLI::App& serve, ServeFlags& o) {
         ->capture_default_str();
     serve.add_flag("--web.enable-lifecycle", o.enable_lifecycle,
                    "Reload the mapping file on POST /-/reload (as SIGHUP does)");
+    serve.add_option("--web.config.file", o.web_config_file,
+                     "A web configuration file (Prometheus exporter-toolkit format) enabling TLS, client "
+                     "certificates and basic authentication");
+    serve
+        .add_option("--web.max-connections", o.max_connections,
+                    "Connections served at once; more are closed as they come")
+        ->check(CLI::Range(1u, 65536u))
+        ->capture_default_str();
+    serve
+        .add_option("--web.request-timeout", o.request_timeout,
+                    "A connection that sends or reads nothing for this long is closed (whole seconds)")
+        ->type_name("DURATION")
+        ->capture_default_str();
     serve.add_option("--start-at", o.start_at, "Where to start reading files present at start-up")
         ->check(CLI::IsMember(choice_names(kStartAtNames)))
         ->capture_default_str();
@@ -235,6 +249,20 @@ std::optional<std::string> to_settings(const ServeFlags& f, ServeSettings& s) {
     if (auto e = to_duration("--state.interval", f.state_interval, true, s.state_interval)) return e;
     if (auto e = to_duration("--files.rescan-interval", f.rescan_interval, false, s.rescan_interval)) return e;
     s.enable_lifecycle = f.enable_lifecycle;
+    s.max_connections = f.max_connections;
+    if (auto e = to_duration("--web.request-timeout", f.request_timeout, true, s.request_timeout)) return e;
+    if (s.request_timeout.count() < 1000 || s.request_timeout.count() > 3600 * 1000.0)
+        return fmt::format("invalid --web.request-timeout \"{}\": between 1s and 1h", f.request_timeout);
+    s.web_config_file = f.web_config_file;
+    if (f.web_config_file.empty()) return std::nullopt;
+    try {
+        s.web = load_web_config_file(f.web_config_file);
+    } catch (const ConfigError& e) {
+        std::string text = fmt::format("--web.config.file {}: {} problem{}", f.web_config_file, e.problems().size(),
+                                       e.problems().size() == 1 ? "" : "s");
+        for (const auto& p : e.problems()) text += "\n" + p;
+        return text;
+    }
     return std::nullopt;
 }
 

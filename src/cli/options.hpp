@@ -37,6 +37,9 @@ struct ServeFlags : CommonFlags {
     std::string state_interval = "5s";
     std::string rescan_interval = "5s";
     bool enable_lifecycle = false;
+    std::string web_config_file;  // empty: plain HTTP, no authentication
+    unsigned max_connections = 1024;
+    std::string request_timeout = "5s";
 };
 
 struct ReplayFlags : CommonFlags {

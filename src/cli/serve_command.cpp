@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
@@ -209,9 +210,15 @@ int run_serve(const ServeSettings& o) {
     auto ready = [&] { return reading.load() && (!stateful || tailer.caught_up()); };
     std::unique_ptr<HttpServer> http;
     try {
-        HttpOptions hopts{o.listen, o.telemetry_path, 4, stateful, {}};
+        HttpOptions hopts;
+        hopts.listen = o.listen;
+        hopts.endpoints.telemetry_path = o.telemetry_path;
+        hopts.endpoints.gate_metrics_on_ready = stateful;
+        hopts.max_connections = o.max_connections;
+        hopts.request_timeout_s = static_cast<unsigned>(std::ceil(o.request_timeout.count() / 1000));
+        hopts.web = o.web;
         if (o.enable_lifecycle)
-            hopts.reload = [&] {
+            hopts.endpoints.reload = [&] {
                 const uint64_t ticket = reloads.request();
                 tailer.request_rescan();  // wakes the pipeline thread
                 return reloads.wait(ticket, std::chrono::seconds(30));

@@ -43,6 +43,10 @@ struct ServeSettings : CommonSettings {
     Duration state_interval{5000};
     Duration rescan_interval{5000};
     bool enable_lifecycle = false;  // POST /-/reload
+    std::string web_config_file;    // empty: none
+    WebConfig web;                  // TLS, basic auth, headers (--web.config.file)
+    unsigned max_connections = 1024;
+    Duration request_timeout{5000};
 };
 
 enum class ReplayOutput { OpenMetrics, Prometheus, Summary, Json };

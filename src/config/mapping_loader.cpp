@@ -9,12 +9,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -267,10 +263,6 @@ Mapping MappingLoader::load(const YAML::Node& root) {
     return m_;
 }
 
-ConfigError::ConfigError(std::vector<std::string> problems)
-    : std::runtime_error(problems.empty() ? std::string("invalid mapping") : problems.front()),
-      problems_(std::move(problems)) {}
-
 namespace {
 
 // One mapping of the file (the root, or an entry of `mappings`).
@@ -317,12 +309,7 @@ void check_unique_names(const Mappings& all, const YAML::Node& nodes, YamlReader
 }  // namespace
 
 Mappings load_mappings(std::string_view yaml, const std::string& file_name) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(yaml));
-    } catch (const YAML::ParserException& e) {
-        throw ConfigError({fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg)});
-    }
+    const YAML::Node root = parse_yaml(yaml, file_name);
     Mappings all;
     std::vector<std::string> problems;
     YamlReader reader(file_name);
@@ -361,24 +348,12 @@ Mapping load_mapping(std::string_view yaml, const std::string& file_name) {
     return std::move(all.front());
 }
 
-namespace {
-
-std::string read_config(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError({fmt::format("{}: cannot read: {}", path, std::strerror(errno))});
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-}  // namespace
-
 Mapping load_mapping_file(const std::string& path) {
-    return load_mapping(read_config(path), path);
+    return load_mapping(read_config_file(path), path);
 }
 
 Mappings load_mappings_file(const std::string& path) {
-    return load_mappings(read_config(path), path);
+    return load_mappings(read_config_file(path), path);
 }
 
 std::string_view builtin_mapping_yaml() {

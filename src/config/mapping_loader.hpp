@@ -3,24 +3,13 @@
 // examples/executeparse.yml, embedded at build time and loaded the same way.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "ailog/mapping.hpp"
+#include "config/yaml_reader.hpp"
 
 namespace ailog {
-
-class ConfigError : public std::runtime_error {
-public:
-    explicit ConfigError(std::vector<std::string> problems);
-    // One per mistake, each "FILE:LINE:COLUMN: message".
-    const std::vector<std::string>& problems() const { return problems_; }
-
-private:
-    std::vector<std::string> problems_;
-};
 
 // Throws ConfigError listing every mistake found. A file holds one mapping
 // (its keys at the top), or several under `mappings:`, by name.

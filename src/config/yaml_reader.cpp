@@ -2,10 +2,35 @@
 #include "config/yaml_reader.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
 namespace ailog {
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(problems.empty() ? std::string("invalid configuration") : problems.front()),
+      problems_(std::move(problems)) {}
+
+std::string read_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError({fmt::format("{}: cannot read: {}", path, std::strerror(errno))});
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw ConfigError({fmt::format("{}: cannot read: {}", path, std::strerror(errno))});
+    return text.str();
+}
+
+YAML::Node parse_yaml(std::string_view yaml, const std::string& file_name) {
+    try {
+        return YAML::Load(std::string(yaml));
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError({fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg)});
+    }
+}
 
 std::vector<std::string> split_path(const std::string& s) {
     std::vector<std::string> out;

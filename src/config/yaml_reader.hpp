@@ -6,6 +6,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,23 @@
 #include <fmt/format.h>
 
 namespace ailog {
+
+// A configuration file that does not load.
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    // One per mistake, each "FILE:LINE:COLUMN: message".
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+// The text of the file at `path`; one that cannot be read is a ConfigError.
+std::string read_config_file(const std::string& path);
+
+// The document of `yaml`; a syntax error is a ConfigError at its position.
+YAML::Node parse_yaml(std::string_view yaml, const std::string& file_name);
 
 class YamlReader {
 public:

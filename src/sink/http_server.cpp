@@ -1,69 +1,228 @@
-// HttpServer: civetweb setup and request handling.
+// HttpServer: libmicrohttpd setup and the bridge from its callbacks to
+// Endpoints.
 #include "sink/http_server.hpp"
 
 #include <arpa/inet.h>
-#include <civetweb.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 
 #include <algorithm>
-#include <cctype>
+#include <atomic>
+#include <cstdarg>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
-#include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
-#include "sink/gzip.hpp"
-#include "version.hpp"
+#include "sink/tls_credentials.hpp"
 
 namespace ailog {
 namespace {
 
-void send(mg_connection* conn, int status, std::string_view reason, std::string_view content_type,
-          std::string_view body, bool gzipped = false) {
-    mg_printf(conn,
-              "HTTP/1.1 %d %.*s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n%sCache-Control: no-store\r\n\r\n",
-              status, static_cast<int>(reason.size()), reason.data(), static_cast<int>(content_type.size()),
-              content_type.data(), body.size(), gzipped ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "");
-    if (std::strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
+// GnuTLS's retrieve function takes no argument of ours: the one TLS server
+// of the process is reached through this.
+struct TlsHooks {
+    TlsCredentials* credentials = nullptr;
+    ClientAuth client_auth = ClientAuth::None;
+};
+std::atomic<const TlsHooks*> g_tls{nullptr};
+
+int retrieve_certificate(gnutls_session_t session, const gnutls_datum_t*, int, const gnutls_pk_algorithm_t*, int,
+                         gnutls_pcert_st** chain, unsigned int* length, gnutls_privkey_t* key) {
+    const TlsHooks* hooks = g_tls.load(std::memory_order_acquire);
+    if (hooks == nullptr) return -1;
+    try {
+        // Called while the client's hello is answered, before the server asks
+        // for a client certificate: the request is set here, per session.
+        switch (hooks->client_auth) {
+            case ClientAuth::None:
+                gnutls_certificate_server_set_request(session, GNUTLS_CERT_IGNORE);
+                break;
+            case ClientAuth::Request:
+            case ClientAuth::VerifyIfGiven:
+                gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+                break;
+            case ClientAuth::RequireAny:
+                gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+                break;
+            case ClientAuth::RequireAndVerify:
+                gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+                // The handshake fails unless the certificate chains to client_ca_file.
+                gnutls_session_set_verify_cert(session, nullptr, 0);
+                break;
+        }
+        return hooks->credentials->retrieve(chain, length, key);
+    } catch (const std::exception&) {
+        return -1;  // the handshake fails; GnuTLS code is not unwound through
+    }
+}
+
+// libmicrohttpd's messages: kept for the start-up error, debug otherwise.
+thread_local std::string t_last_error;
+void log_message(void*, const char* format, va_list ap) noexcept {
+    char buf[512];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    std::string_view text(buf);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '.')) text.remove_suffix(1);
+    try {
+        t_last_error = std::string(text);
+        spdlog::debug("http: {}", text);
+    } catch (...) {
+    }
+}
+
+// VerifyClientCertIfGiven: a certificate that was sent must chain to the CA.
+bool client_certificate_refused(MHD_Connection* c) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info == nullptr || info->tls_session == nullptr) return true;
+    auto session = static_cast<gnutls_session_t>(info->tls_session);
+    unsigned int n = 0;
+    if (gnutls_certificate_get_peers(session, &n) == nullptr || n == 0) return false;
+    unsigned int status = 0;
+    return gnutls_certificate_verify_peers2(session, &status) != 0 || status != 0;
+}
+
+void free_body(void* body) {
+    delete static_cast<std::string*>(body);
+}
+
+// A request body is read and dropped; beyond this, 413.
+constexpr size_t kMaxBodyBytes = 64 * 1024;
+// Requests waiting for a bcrypt or a reload; beyond this, 503.
+constexpr size_t kMaxWaiting = 64;
+
+HttpResponse plain(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
 }
 
 }  // namespace
 
-bool accepts_gzip(std::string_view accept_encoding) {
-    // RFC 9110, 12.5.3: "gzip" or "*" with a quality above 0; gzip's own
-    // entry wins over "*".
-    std::optional<bool> gzip, any;
-    auto trim = [](std::string_view v) {
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-        return v;
-    };
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
-    while (!accept_encoding.empty()) {
-        const size_t comma = accept_encoding.find(',');
-        std::string_view item = accept_encoding.substr(0, comma);
-        accept_encoding.remove_prefix(comma == std::string_view::npos ? accept_encoding.size() : comma + 1);
-        const size_t semi = item.find(';');
-        const std::string_view coding = trim(item.substr(0, semi));
-        bool accepted = true;
-        if (semi != std::string_view::npos) {
-            const std::string_view param = trim(item.substr(semi + 1));
-            if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-                // A quality is 0, 0.0, 0.00 or 0.000 exactly when it has no non-zero digit.
-                accepted = param.substr(2).find_first_of("123456789") != std::string_view::npos;
-            }
-        }
-        if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
-            gzip = accepted;
-        else if (coding == "*")
-            any = accepted;
+// One request, from its first call of the access handler to its completion.
+struct HttpServer::Request {
+    std::string method, path, accept_encoding, user, password;
+    bool has_credentials = false;
+    size_t body_bytes = 0;
+    std::optional<HttpResponse> response;  // set by the waiting thread
+
+    HttpRequest view() const {
+        HttpRequest r;
+        r.method = method;
+        r.path = path;
+        r.accept_encoding = accept_encoding;
+        r.has_credentials = has_credentials;
+        r.user = user;
+        r.password = password;
+        return r;
     }
-    return gzip ? *gzip : any.value_or(false);
+    ~Request() { std::fill(password.begin(), password.end(), '\0'); }
+};
+
+struct HttpServer::Access {
+    static MHD_Result handle(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
+                             const char*, size_t* upload_size, void** con_cls) {
+        auto* self = static_cast<HttpServer*>(cls);
+        try {
+            if (*con_cls == nullptr) {
+                // The headers are in; the body, if any, comes in the next calls.
+                auto* r = new Request;
+                r->method = method;
+                r->path = url;
+                if (const char* ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING))
+                    r->accept_encoding = ae;
+                char* password = nullptr;
+                if (char* user = MHD_basic_auth_get_username_password(c, &password)) {
+                    r->has_credentials = true;
+                    r->user = user;
+                    MHD_free(user);
+                }
+                if (password != nullptr) {
+                    r->password = password;
+                    std::memset(password, 0, std::strlen(password));
+                    MHD_free(password);
+                }
+                *con_cls = r;
+                return MHD_YES;
+            }
+            auto* r = static_cast<Request*>(*con_cls);
+            if (*upload_size != 0) {
+                r->body_bytes += *upload_size;
+                *upload_size = 0;
+                return MHD_YES;
+            }
+            if (r->response) return self->send(c, *r->response);
+            if (r->body_bytes > kMaxBodyBytes) return self->send(c, plain(413, "Request body too large.\n"));
+            if (self->options_.web.tls && self->options_.web.tls_server.client_auth == ClientAuth::VerifyIfGiven &&
+                client_certificate_refused(c))
+                return self->send(c, plain(403, "The client certificate is not signed by a trusted CA.\n"));
+            if (auto now = self->endpoints_.answer_now(r->view())) return self->send(c, *now);
+            // A bcrypt or a reload: on the waiting thread, not on this event loop.
+            if (!self->wait_for(c, r)) return self->send(c, plain(503, "Busy; try again.\n"));
+            return MHD_YES;
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {}: {}", method, url, e.what());
+            return MHD_NO;
+        }
+    }
+
+    static void completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+        delete static_cast<Request*>(*con_cls);
+        *con_cls = nullptr;
+    }
+};
+
+MHD_Result HttpServer::send(MHD_Connection* c, const HttpResponse& out) {
+    auto* body = new std::string(out.body);
+    MHD_Response* response =
+        MHD_create_response_from_buffer_with_free_callback_cls(body->size(), body->data(), free_body, body);
+    if (response == nullptr) {
+        delete body;
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, out.content_type.c_str());
+    for (const auto& [name, value] : out.headers) MHD_add_response_header(response, name.c_str(), value.c_str());
+    const MHD_Result rc = MHD_queue_response(c, static_cast<unsigned int>(out.status), response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+bool HttpServer::wait_for(MHD_Connection* c, Request* r) {
+    {
+        std::lock_guard lock(wait_mu_);
+        if (stopping_ || waiting_.size() >= kMaxWaiting) return false;
+        waiting_.emplace_back(c, r);
+        // Suspended before the waiting thread can resume it: under the lock.
+        MHD_suspend_connection(c);
+    }
+    wait_cv_.notify_one();
+    return true;
+}
+
+void HttpServer::run_waiting() {
+    std::unique_lock lock(wait_mu_);
+    for (;;) {
+        wait_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+        if (waiting_.empty()) return;  // stopping, and nothing left
+        auto [c, r] = waiting_.front();
+        waiting_.pop_front();
+        const bool stopping = stopping_;
+        lock.unlock();
+        try {
+            r->response = stopping ? plain(503, "Shutting down.\n") : endpoints_.answer_later(r->view());
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {}: {}", r->method, r->path, e.what());
+            r->response = plain(500, "Internal error.\n");
+        }
+        std::fill(r->password.begin(), r->password.end(), '\0');
+        MHD_resume_connection(c);
+        lock.lock();
+    }
 }
 
 std::string ListenAddress::text() const {
@@ -86,8 +245,6 @@ ListenAddress parse_listen_address(const std::string& address) {
     if (host.front() == '[' && host.back() == ']') {
         if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) != 1)
             throw std::invalid_argument(fmt::format("\"{}\" is not an IPv6 address", host));
-        if (mg_check_feature(8) == 0)  // 8: IPv6
-            throw std::invalid_argument("IPv6 addresses are not supported: this civetweb is built without IPv6");
         return {host, port, address};
     }
     if (inet_pton(AF_INET, host.c_str(), buf) != 1)
@@ -97,119 +254,83 @@ ListenAddress parse_listen_address(const std::string& address) {
 
 HttpServer::HttpServer(HttpOptions options, const MetricStore& store, std::function<void()> before_scrape,
                        std::function<bool()> ready)
-    : options_(std::move(options)), store_(store), before_scrape_(std::move(before_scrape)), ready_(std::move(ready)) {
-    const std::string ports = options_.listen.text();
-    const std::string threads = std::to_string(options_.threads);
-    const char* config[] = {"listening_ports",    ports.c_str(), "num_threads", threads.c_str(),
-                            "request_timeout_ms", "10000",       nullptr};
-    mg_callbacks callbacks{};
-    // civetweb prints its own errors to stderr unless told otherwise; the
-    // start-up error is reported by us, once.
-    callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-    // Requests are answered from the first one on: a handler registered after
-    // mg_start2() would leave a moment in which civetweb answers 404 itself.
-    callbacks.begin_request = [](mg_connection* conn) {
-        return static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)))->handle(conn);
-    };
-    mg_init_data init{&callbacks, this, config};
-    char error_text[256] = "";
-    unsigned error_code = 0;
-    mg_error_data error{&error_code, error_text, sizeof error_text};
-    ctx_ = mg_start2(&init, &error);
-    if (ctx_ == nullptr)
-        throw std::runtime_error(
-            fmt::format("cannot listen on {}: {}", ports, error_text[0] != '\0' ? error_text : "unknown error"));
-    mg_server_port sp{};
-    if (mg_get_server_ports(ctx_, 1, &sp) >= 1) port_ = sp.port;
+    : options_(std::move(options)),
+      endpoints_(
+          [this] {
+              EndpointOptions e = options_.endpoints;
+              e.headers = options_.web.headers;
+              return e;
+          }(),
+          store, std::move(before_scrape), std::move(ready), options_.web.users) {
+    sockaddr_in v4{};
+    sockaddr_in6 v6{};
+    const sockaddr* addr = nullptr;
+    const bool ipv6 = options_.listen.host.front() == '[';
+    if (ipv6) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(static_cast<uint16_t>(options_.listen.port));
+        inet_pton(AF_INET6, options_.listen.host.substr(1, options_.listen.host.size() - 2).c_str(), &v6.sin6_addr);
+        addr = reinterpret_cast<const sockaddr*>(&v6);
+    } else {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(static_cast<uint16_t>(options_.listen.port));
+        inet_pton(AF_INET, options_.listen.host.c_str(), &v4.sin_addr);
+        addr = reinterpret_cast<const sockaddr*>(&v4);
+    }
+
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ipv6) flags |= MHD_USE_IPv6;
+    std::vector<MHD_OptionItem> tls_items;
+    if (options_.web.tls) {
+        if (g_tls.load() != nullptr) throw std::runtime_error("only one TLS server per process");
+        const TlsServerConfig& t = options_.web.tls_server;
+        credentials_ = std::make_unique<TlsCredentials>(t.cert_file, t.key_file);
+        priorities_ = t.gnutls_priorities();
+        flags |= MHD_USE_TLS;
+        tls_items.push_back({MHD_OPTION_HTTPS_CERT_CALLBACK, 0, reinterpret_cast<void*>(&retrieve_certificate)});
+        tls_items.push_back({MHD_OPTION_HTTPS_PRIORITIES, 0, priorities_.data()});
+        if (!t.client_ca_file.empty()) {
+            trust_pem_ = read_config_file(t.client_ca_file);
+            tls_items.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0, trust_pem_.data()});
+        }
+        static TlsHooks hooks;
+        hooks = TlsHooks{credentials_.get(), t.client_auth};
+        g_tls.store(&hooks, std::memory_order_release);
+    }
+    tls_items.push_back({MHD_OPTION_END, 0, nullptr});
+
+    waiter_ = std::thread([this] { run_waiting(); });
+    t_last_error.clear();
+    // The logger first: messages about the options that follow reach it.
+    daemon_ = MHD_start_daemon(
+        flags, 0, nullptr, nullptr, &Access::handle, this, MHD_OPTION_EXTERNAL_LOGGER, &log_message, nullptr,
+        MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned int>(options_.threads),
+        MHD_OPTION_CONNECTION_LIMIT, options_.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        options_.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, options_.max_header_bytes,
+        MHD_OPTION_NOTIFY_COMPLETED, &Access::completed, nullptr, MHD_OPTION_ARRAY, tls_items.data(), MHD_OPTION_END);
+    if (daemon_ == nullptr) {
+        stop_waiting();
+        if (options_.web.tls) g_tls.store(nullptr);
+        throw std::runtime_error(fmt::format("cannot listen on {}: {}", options_.listen.text(),
+                                             t_last_error.empty() ? "unknown error" : t_last_error));
+    }
+    if (const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)) port_ = info->port;
     address_ = fmt::format("{}:{}", options_.listen.host, port_);
 }
 
+void HttpServer::stop_waiting() {
+    {
+        std::lock_guard lock(wait_mu_);
+        stopping_ = true;
+    }
+    wait_cv_.notify_one();
+    if (waiter_.joinable()) waiter_.join();  // every waiting request answered and resumed
+}
+
 HttpServer::~HttpServer() {
-    if (ctx_ != nullptr) mg_stop(ctx_);
-}
-
-int HttpServer::handle(mg_connection* conn) {
-    const mg_request_info* req = mg_get_request_info(conn);
-    const std::string_view method = req->request_method;
-    // The path as sent: civetweb's cleaned local_uri would serve //metrics
-    // or /x/../metrics as the metrics.
-    const std::string_view path = req->local_uri_raw != nullptr ? req->local_uri_raw : "";
-    if (path == "/-/reload") {
-        if (method != "POST" && method != "PUT") {
-            mg_printf(conn,
-                      "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST, PUT\r\nContent-Type: text/plain; "
-                      "charset=utf-8\r\nContent-Length: 34\r\nCache-Control: no-store\r\n\r\n");
-            if (method != "HEAD") mg_write(conn, "Only POST or PUT requests allowed\n", 34);
-            return 405;
-        }
-        if (!options_.reload) {
-            send(conn, 403, "Forbidden", "text/plain; charset=utf-8", "Lifecycle API is not enabled.\n");
-            return 403;
-        }
-        const std::string error = options_.reload();
-        if (!error.empty()) {
-            send(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
-                 fmt::format("failed to reload config: {}\n", error));
-            return 500;
-        }
-        send(conn, 200, "OK", "text/plain; charset=utf-8", "");
-        return 200;
-    }
-    if (method != "GET" && method != "HEAD") {
-        send(conn, 405, "Method Not Allowed", "text/plain; charset=utf-8", "Method not allowed.\n");
-        return 405;
-    }
-    if (path == options_.telemetry_path) {
-        if (options_.gate_metrics_on_ready && !ready_()) {
-            send(conn, 503, "Service Unavailable", "text/plain; charset=utf-8",
-                 "Catching up with the log files since the last committed state; metrics follow shortly.\n");
-            return 503;
-        }
-        serve_metrics(conn);
-        return 200;
-    }
-    if (path == "/-/healthy") {
-        send(conn, 200, "OK", "text/plain; charset=utf-8", "Healthy.\n");
-        return 200;
-    }
-    if (path == "/-/ready") {
-        if (ready_()) {
-            send(conn, 200, "OK", "text/plain; charset=utf-8", "Ready.\n");
-            return 200;
-        }
-        send(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", "Not ready.\n");
-        return 503;
-    }
-    if (path == "/") {
-        const std::string page = fmt::format(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ailog_exporter</title></head>\n"
-            "<body><h1>ailog_exporter</h1>\n<p>Prometheus metrics from AI service logs. Version {} ({}).</p>\n"
-            "<ul><li><a href=\"{}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>"
-            "<li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
-            kVersion, kRevision, options_.telemetry_path);
-        send(conn, 200, "OK", "text/html; charset=utf-8", page);
-        return 200;
-    }
-    send(conn, 404, "Not Found", "text/plain; charset=utf-8", "Not found.\n");
-    return 404;
-}
-
-void HttpServer::serve_metrics(mg_connection* conn) {
-    if (before_scrape_) before_scrape_();
-    thread_local std::string body;
-    thread_local std::string compressed;
-    body.clear();
-    store_.render(body);
-    constexpr std::string_view kType = "text/plain; version=0.0.4; charset=utf-8";
-    const char* accept_encoding = mg_get_header(conn, "Accept-Encoding");
-    if (accept_encoding != nullptr && accepts_gzip(accept_encoding)) {
-        compressed.clear();
-        if (gzip_compress(body, compressed)) {
-            send(conn, 200, "OK", kType, compressed, true);
-            return;
-        }
-    }
-    send(conn, 200, "OK", kType, body);
+    stop_waiting();
+    if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+    if (options_.web.tls) g_tls.store(nullptr);
 }
 
 }  // namespace ailog

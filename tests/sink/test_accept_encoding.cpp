@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "sink/http_server.hpp"
+#include "sink/endpoints.hpp"
 
 using ailog::accepts_gzip;
 
