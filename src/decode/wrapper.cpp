@@ -172,7 +172,7 @@ Unwrapper::Step Unwrapper::append(Partial& p, std::string_view piece, bool last)
             p.overflow = true;
         } else {
             if (p.buf.size() < p.len + piece.size() + kLinePadding) p.buf.resize(p.len + piece.size() + kLinePadding);
-            std::memcpy(p.buf.data() + p.len, piece.data(), piece.size());
+            if (!piece.empty()) std::memcpy(p.buf.data() + p.len, piece.data(), piece.size());
             p.len += piece.size();
         }
     }

@@ -112,6 +112,19 @@ TEST_CASE("cri: F records, P partials joined per stream") {
     CHECK(f.out.payloads[3].empty());
 }
 
+TEST_CASE("cri: a final record with no content ends a partial one (found by fuzz_pipeline)") {
+    // "stdout F" with nothing after the tag: an empty piece, appended to the
+    // partial entry without touching memory (UBSan: memcpy from null).
+    Feeder f(WrapperKind::Cri);
+    f("2025-06-01T12:00:00.000000000Z stdout P {\"message\":\"execute");
+    f("2025-06-01T12:00:00.000000000Z stdout F");
+    f("2025-06-01T12:00:00.000000000Z stdout P ");
+    f("2025-06-01T12:00:00.000000000Z stdout F");
+    REQUIRE(f.out.payloads.size() == 2);
+    CHECK(f.out.payloads[0] == "{\"message\":\"execute");
+    CHECK(f.out.payloads[1].empty());
+}
+
 TEST_CASE("cri: malformed records") {
     Feeder f(WrapperKind::Cri);
     f("2025-06-01T12:00:00.029000000Z stdout X payload");
@@ -201,17 +214,17 @@ TEST_CASE("a self-contained Docker record unwraps the same on any Docker unwrapp
         {R"({"log":"{\"a\":1}\n","stream":"stdout")" + t, true},
         {R"({"log":"{\"a\":1}\r\n","stream":"stderr")" + t + " \t", true},
         {R"({"log":"\n","stream":"stdout")" + t, true},
-        {R"({"log":"\\\n","stream":"stdout")" + t, true},         // a backslash, then the newline
-        {R"({"log":"a\\n","stream":"stdout")" + t, false},         // a backslash and an n: a split record
-        {R"({"log":"a\\\\\\n","stream":"stdout")" + t, false},     // three backslashes and an n
+        {R"({"log":"\\\n","stream":"stdout")" + t, true},       // a backslash, then the newline
+        {R"({"log":"a\\n","stream":"stdout")" + t, false},      // a backslash and an n: a split record
+        {R"({"log":"a\\\\\\n","stream":"stdout")" + t, false},  // three backslashes and an n
         {R"({"log":"part","stream":"stdout")" + t, false},
         {R"({"log":"x\n","stream":"stdlog")" + t, false},
         {R"({"log":"x\n","stream":"stdout","time":"2025\"x"})", false},
         {R"({"log":"x\n","stream":"stdout","time":"2025"}})", false},
-        {R"( {"log":"x\n","stream":"stdout")" + t, false},        // not Docker's own shape
-        {R"({"log":"bad \x escape\n","stream":"stdout")" + t, true},  // the shape holds; unwrapping rejects it
+        {R"( {"log":"x\n","stream":"stdout")" + t, false},             // not Docker's own shape
+        {R"({"log":"bad \x escape\n","stream":"stdout")" + t, true},   // the shape holds; unwrapping rejects it
         {R"({"log":"x\n","stream":"stdout","time":"t"})" + t, false},  // trailing bytes
-        {R"({"log":"x","other":"y\n","stream":"stdout")" + t, false},      // not Docker's keys
+        {R"({"log":"x","other":"y\n","stream":"stdout")" + t, false},  // not Docker's keys
         {R"({"log":"x","stream":"stderr","time":"t"} \n","stream":"stdout")" + t, false},
         {R"({"log":"a \"quoted\" \\\"b\\\" \n","stream":"stdout")" + t, true},
     };

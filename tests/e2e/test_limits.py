@@ -456,9 +456,60 @@ def test_state_directory_unwritable_from_the_start():
         assert not os.listdir(state_dir), os.listdir(state_dir)
 
 
+def test_full_state_directory_counts_failures_and_catches_up():
+    """The state file's file system fills up (a 1 MB tmpfs, mounted where the
+    test runs as root; skipped elsewhere): commits fail and are counted,
+    reading and serving go on, and once there is room the next commit holds
+    everything read meanwhile."""
+    if os.geteuid() != 0:
+        print("     skipped: mounting a tmpfs needs root")
+        return
+    with TempDir() as d:
+        state_dir = os.path.join(d, "state")
+        os.mkdir(state_dir)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", state_dir], capture_output=True)
+        if r.returncode != 0:
+            print(f"     skipped: cannot mount a tmpfs here ({r.stderr.decode().strip()})")
+            return
+        try:
+            state = os.path.join(state_dir, "state.json")
+            log = os.path.join(d, "app.log")
+            append(log, [start_line(0)])
+            with Exporter(["--start-at", "beginning", "--correlation.max-age", "100000d", "--state.file", state,
+                           "--state.interval", "200ms", log]) as e:
+                wait_until(lambda: state_figures(e)[0] >= 2 and state_figures(e)[3] == 1, what="two commits")
+                filler = os.path.join(state_dir, "filler")
+                with open(filler, "wb", buffering=0) as f:
+                    try:
+                        while True:
+                            f.write(b"\0" * 4096)
+                    except OSError:
+                        pass  # full
+                wait_until(lambda: state_figures(e)[1] >= 1, what="a failed commit")
+                writes, failures, last_write, _ = state_figures(e)
+                for i in range(1, 4):
+                    append(log, [start_line(i)])
+                wait_until(lambda: state_figures(e)[3] == 4 and state_figures(e)[1] >= failures + 2,
+                           what="lines read while commits fail")
+                assert state_figures(e)[0] == writes and e.get("/-/ready")[0] == 200
+                errors = [x for x in e.stderr().splitlines() if "cannot write the state file" in x]
+                assert errors and "No space left" in errors[0], errors
+                os.unlink(filler)
+                wait_until(lambda: state_figures(e)[0] >= writes + 1, what="a commit once there is room")
+                with open(state) as fh:
+                    saved = json.load(fh)
+                assert saved["counters"]["lines_read"] == 4, saved["counters"]
+                assert saved["counters"]["state_write_failures"] >= failures + 2, saved["counters"]
+                assert len(saved["open_starts"]) == 4
+                assert not [x for x in os.listdir(state_dir) if x != "state.json"], os.listdir(state_dir)
+        finally:
+            subprocess.run(["umount", state_dir], check=False)
+
+
 if __name__ == "__main__":
     run_tests([test_max_series_keeps_the_first_series_and_counts_dropped_updates,
                test_port_alone_listens_on_every_ipv4_interface, test_ipv6_address_is_served,
                test_bad_lines_are_logged_once_a_second_per_reason,
                test_unwritable_state_directory_counts_failures_and_keeps_serving,
-               test_state_directory_unwritable_from_the_start])
+               test_state_directory_unwritable_from_the_start,
+               test_full_state_directory_counts_failures_and_catches_up])
