@@ -336,12 +336,6 @@ std::string TlsServerConfig::gnutls_priorities() const {
     return out;
 }
 
-const std::string* WebConfig::hash_of(std::string_view user) const {
-    const auto it = std::lower_bound(users.begin(), users.end(), user,
-                                     [](const auto& u, std::string_view name) { return u.first < name; });
-    return it != users.end() && it->first == user ? &it->second : nullptr;
-}
-
 WebConfig load_web_config(std::string_view yaml, const std::string& file_name) {
     const YAML::Node root = parse_yaml(yaml, file_name);
     WebConfigLoader loader(file_name);

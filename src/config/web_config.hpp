@@ -45,10 +45,6 @@ struct WebConfig {
     // rate_limit: one request per interval after a burst; 0 ms: no limit.
     double rate_limit_interval_ms = 0;
     unsigned rate_limit_burst = 0;
-
-    bool requires_auth() const { return !users.empty(); }
-    // The hash of `user`, or nullptr.
-    const std::string* hash_of(std::string_view user) const;
 };
 
 // Throws ConfigError listing every mistake. `file_name` names the file in

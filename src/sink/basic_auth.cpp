@@ -62,7 +62,10 @@ BasicAuth::BasicAuth(std::vector<std::pair<std::string, std::string>> users) : u
 bool BasicAuth::remembered(std::string_view user, std::string_view password) {
     const std::string* known = hash_of(user);
     if (known == nullptr) return false;
-    const std::string key = digest(user, *known, password);
+    return remembered_key(digest(user, *known, password));
+}
+
+bool BasicAuth::remembered_key(const std::string& key) {
     std::lock_guard lock(mu_);
     if (key.empty() || good_.count(key) == 0) return false;
     ++hits_;
@@ -77,10 +80,10 @@ const std::string* BasicAuth::hash_of(std::string_view user) const {
 
 bool BasicAuth::check(std::string_view user, std::string_view password) {
     if (users_.empty()) return true;
-    if (remembered(user, password)) return true;
     const std::string* known = hash_of(user);
     const std::string& hash = known != nullptr ? *known : nobody_;
     const std::string key = digest(user, hash, password);
+    if (known != nullptr && remembered_key(key)) return true;
     bool ok;
     {
         std::lock_guard lock(bcrypt_mu_);

@@ -32,6 +32,7 @@ public:
 
 private:
     const std::string* hash_of(std::string_view user) const;
+    bool remembered_key(const std::string& key);  // counts a hit
 
     std::vector<std::pair<std::string, std::string>> users_;  // sorted by user
     // What an unknown user's password is checked against: a hash of a random

@@ -102,6 +102,10 @@ bool Endpoints::over_rate_limit() {
     return false;
 }
 
+HttpResponse Endpoints::refuse(int status, std::string body) const {
+    return finish(text(status, std::move(body)));
+}
+
 HttpResponse Endpoints::finish(HttpResponse r) const {
     r.headers.emplace_back("Cache-Control", "no-store");
     for (const auto& h : options_.headers) r.headers.push_back(h);

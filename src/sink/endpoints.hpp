@@ -75,6 +75,9 @@ public:
     // The answer, whatever it takes. Any thread; the store is read under its
     // own lock, released before the answer is sent.
     HttpResponse answer(const HttpRequest& request);
+    // A plain-text answer the transport gives itself (a body too large, a
+    // refused certificate, too many waiting), with the headers every answer has.
+    HttpResponse refuse(int status, std::string body) const;
 
     const BasicAuth& auth() const { return auth_; }
 

@@ -94,14 +94,6 @@ constexpr size_t kMaxBodyBytes = 64 * 1024;
 // Requests waiting for a bcrypt or a reload; beyond this, 503.
 constexpr size_t kMaxWaiting = 64;
 
-HttpResponse plain(int status, std::string body) {
-    HttpResponse r;
-    r.status = status;
-    r.body = std::move(body);
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
-}
-
 }  // namespace
 
 // One request, from its first call of the access handler to its completion.
@@ -157,13 +149,15 @@ struct HttpServer::Access {
                 return MHD_YES;
             }
             if (r->response) return self->send(c, *r->response);
-            if (r->body_bytes > kMaxBodyBytes) return self->send(c, plain(413, "Request body too large.\n"));
+            if (r->body_bytes > kMaxBodyBytes)
+                return self->send(c, self->endpoints_.refuse(413, "Request body too large.\n"));
             if (self->options_.web.tls && self->options_.web.tls_server.client_auth == ClientAuth::VerifyIfGiven &&
                 client_certificate_refused(c))
-                return self->send(c, plain(403, "The client certificate is not signed by a trusted CA.\n"));
+                return self->send(
+                    c, self->endpoints_.refuse(403, "The client certificate is not signed by a trusted CA.\n"));
             if (auto now = self->endpoints_.answer_now(r->view())) return self->send(c, *now);
             // A bcrypt or a reload: on the waiting thread, not on this event loop.
-            if (!self->wait_for(c, r)) return self->send(c, plain(503, "Busy; try again.\n"));
+            if (!self->wait_for(c, r)) return self->send(c, self->endpoints_.refuse(503, "Busy; try again.\n"));
             return MHD_YES;
         } catch (const std::exception& e) {
             spdlog::error("http: {} {}: {}", method, url, e.what());
@@ -214,10 +208,10 @@ void HttpServer::run_waiting() {
         const bool stopping = stopping_;
         lock.unlock();
         try {
-            r->response = stopping ? plain(503, "Shutting down.\n") : endpoints_.answer_later(r->view());
+            r->response = stopping ? endpoints_.refuse(503, "Shutting down.\n") : endpoints_.answer_later(r->view());
         } catch (const std::exception& e) {
             spdlog::error("http: {} {}: {}", r->method, r->path, e.what());
-            r->response = plain(500, "Internal error.\n");
+            r->response = endpoints_.refuse(500, "Internal error.\n");
         }
         std::fill(r->password.begin(), r->password.end(), '\0');
         MHD_resume_connection(c);

@@ -386,6 +386,17 @@ def compare(samples, expected, check_self=True):
     return problems
 
 
+def differences(got, want):
+    """Series of either {(name, labels): value} that the other lacks or holds
+    another value for (to 1e-9), one line each."""
+    problems = []
+    for key in sorted(set(got) | set(want), key=str):
+        g, w = got.get(key), want.get(key)
+        if g is None or w is None or not math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{key[0]}{dict(key[1])}: served {g}, expected {w}")
+    return problems
+
+
 def promtool_problems(exposition):
     """promtool check metrics remarks, except the one on seed 000's _ms name."""
     promtool = shutil.which("promtool")

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import uuid
 
-from harness import Exporter, binary, parse_exposition, run_tests
+from harness import Exporter, binary, differences, parse_exposition, run_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAPPING = os.path.join(ROOT, "examples", "jobs.yml")
@@ -92,14 +92,6 @@ def mapped(samples):
     names = ("jobs_total", "job_duration_seconds", "job_errors_total", "jobs_in_progress")
     return {k: v for k, v in samples.items() if k[0].startswith(names)}
 
-
-def differences(got, want):
-    problems = []
-    for key in sorted(set(got) | set(want), key=str):
-        g, w = got.get(key), want.get(key)
-        if g is None or w is None or not math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-9):
-            problems.append(f"{key[0]}{dict(key[1])}: served {g}, expected {w}")
-    return problems
 
 
 def test_served_live_equals_the_generator():

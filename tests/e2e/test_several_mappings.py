@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 
-from harness import (Exporter, binary, compare, generate, parse_exposition, run_tests, series_of, value,
+from harness import (Exporter, binary, compare, differences, generate, parse_exposition, run_tests, series_of, value,
                      wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -218,13 +218,7 @@ class HttpTruth:
 
 
 def http_differences(samples, want):
-    got = {k: v for k, v in samples.items() if k[0].startswith(HTTP_METRICS)}
-    problems = []
-    for key in sorted(set(got) | set(want), key=str):
-        g, w = got.get(key), want.get(key)
-        if g is None or w is None or not math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-9):
-            problems.append(f"{key[0]}{dict(key[1])}: served {g}, expected {w}")
-    return problems
+    return differences({k: v for k, v in samples.items() if k[0].startswith(HTTP_METRICS)}, want)
 
 
 class Log:
