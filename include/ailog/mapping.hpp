@@ -6,6 +6,7 @@
 // built-in one is examples/executeparse.yml.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -124,6 +125,9 @@ struct LabelSource {
     // limit); later new values become `overflow`, counted.
     uint32_t max_values = 0;
     std::string overflow;
+    // Field with has_default: when not -1, the default is this classifier's
+    // value instead of `constant` (a model by capability).
+    int default_classifier = -1;
 
     bool operator==(const LabelSource&) const = default;
 };
@@ -133,10 +137,15 @@ struct ValueSource {
         One,                // +1 / observe 1
         Field,              // the number in `field`; rule skipped when absent
         FieldOrCorrelated,  // `field`, else end time - start time of the correlated start
+        Cost,               // tokens times the price of the model named by a label (Mapping::prices)
     };
     Kind kind = Kind::One;
     int field = -1;
     double factor = 1;  // Field, FieldOrCorrelated: the value is multiplied by it (0.001: ms to s)
+    // Cost: the number fields of input (cached ones included), cached input
+    // and output tokens (-1: none), and the metric's label naming the model.
+    std::array<int, 3> tokens{-1, -1, -1};
+    int model_label = -1;
 
     bool operator==(const ValueSource&) const = default;
 };
@@ -197,8 +206,41 @@ struct SummarySpec {
     std::string tokens_type_label;
     std::string tokens_in_value;
     std::string tokens_out_value;
+    std::string cost_metric;  // a counter in USD, grouped by the requests' labels it has
 
     bool operator==(const SummarySpec&) const = default;
+};
+
+// What a model's tokens cost, in USD per token (the file gives USD per
+// million tokens).
+struct ModelPrice {
+    std::string model;
+    double input = 0;
+    double cached_input = 0;
+    double output = 0;
+
+    bool operator==(const ModelPrice&) const = default;
+};
+
+struct PriceTable {
+    std::vector<ModelPrice> models;
+
+    // The price of `model`: its own, else that of the longest name it starts
+    // with followed by '-' (a dated snapshot, gpt-4o-2024-08-06, takes
+    // gpt-4o's); nullptr when there is none.
+    const ModelPrice* find(std::string_view model) const;
+
+    bool operator==(const PriceTable&) const = default;
+};
+
+// Exemplars: the value of `field` (a string field), under `label`, with the
+// latest observation of each histogram bucket and the latest increase of
+// each counter.
+struct ExemplarSpec {
+    int field = -1;  // -1: none
+    std::string label = "request_id";
+
+    bool operator==(const ExemplarSpec&) const = default;
 };
 
 struct Mapping {
@@ -212,6 +254,8 @@ struct Mapping {
     std::vector<Classifier> classifiers;
     std::vector<MetricSpec> metrics;
     CorrelationSpec correlation;
+    PriceTable prices;
+    ExemplarSpec exemplars;
 
     // Checks indices and types; returns a description of the first problem.
     std::optional<std::string> validate() const;

@@ -31,7 +31,7 @@ struct PipelineStats {
     uint64_t state_writes = 0;
     uint64_t state_write_failures = 0;
     uint64_t state_series_dropped = 0;  // saved series of metrics the mapping removed or changed
-    double last_state_write_ms = 0;  // wall time of the last committed state
+    double last_state_write_ms = 0;     // wall time of the last committed state
 };
 
 }  // namespace ailog

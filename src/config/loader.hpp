@@ -36,10 +36,14 @@ private:
     std::vector<Condition> conditions(const YAML::Node& node);
     void load_classifiers(const YAML::Node& node);
     void load_metric(const YAML::Node& node);
+    ValueSource cost_value(const YAML::Node& value, const MetricSpec& metric);
+    void load_prices(const YAML::Node& node);
+    void load_exemplars(const YAML::Node& node);
     void load_correlation(const YAML::Node& node);
     void load_summary(const YAML::Node& node);
 
     Mapping m_;
+    bool has_prices_ = false;
     std::map<std::string, int> classifier_names_;
     std::vector<std::pair<YAML::Node, std::vector<std::string>>> required_;  // per field: kinds, resolved later
 };

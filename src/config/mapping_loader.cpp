@@ -242,7 +242,8 @@ Mapping MappingLoader::load(const YAML::Node& root) {
         return m_;
     }
     keys(root, "the mapping",
-         {"message", "time", "level", "fields", "entries", "classifiers", "metrics", "correlation", "summary"});
+         {"message", "time", "level", "fields", "entries", "classifiers", "prices", "metrics", "correlation",
+          "exemplars", "summary"});
     load_fields(root);
     load_entries(root);
     // A field's required kinds are entry kinds: known only now.
@@ -250,6 +251,7 @@ Mapping MappingLoader::load(const YAML::Node& root) {
         if (required_[i].first)
             m_.fields[m_.fields.size() - required_.size() + i].required_in = kinds_of(required_[i].first, "required");
     load_classifiers(root["classifiers"]);
+    load_prices(root["prices"]);
     if (const YAML::Node metrics = root["metrics"]) {
         if (!metrics.IsSequence())
             error(metrics, "metrics must be a list");
@@ -257,6 +259,7 @@ Mapping MappingLoader::load(const YAML::Node& root) {
             for (const auto& n : metrics) load_metric(n);
     }
     load_correlation(root["correlation"]);
+    load_exemplars(root["exemplars"]);
     load_summary(root["summary"]);
     if (problems().empty())
         if (auto problem = m_.validate()) error(root, *problem);

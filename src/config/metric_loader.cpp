@@ -1,4 +1,5 @@
 // The metrics of a mapping file: names, labels, updates, correlation, summary.
+#include "ailog/metric_store.hpp"
 #include "common/duration.hpp"
 #include "common/metric_names.hpp"
 #include "config/loader.hpp"
@@ -82,8 +83,20 @@ std::optional<LabelSource> MappingLoader::label_source(const YAML::Node& node) {
         if (l.index >= 0 && m_.fields[static_cast<size_t>(l.index)].type == FieldType::Timestamp)
             error(f, fmt::format("field {} is a timestamp; a label needs a string or a number", *s));
         if (const YAML::Node dflt = node["default"]) {
-            l.constant = text(dflt, std::string_view("default")).value_or("");
             l.has_default = true;
+            if (dflt.IsMap()) {
+                // {classifier: N}: a default that depends on the entry (a model by capability).
+                if (keys(dflt, "a default", {"classifier"}))
+                    if (const auto name = text(dflt, "classifier")) {
+                        const auto it = classifier_names_.find(*name);
+                        if (it == classifier_names_.end())
+                            error(dflt["classifier"], fmt::format("no classifier named {}", *name));
+                        else
+                            l.default_classifier = it->second;
+                    }
+            } else {
+                l.constant = text(dflt, std::string_view("default")).value_or("");
+            }
         }
         label_hygiene(node, l);
         return l;
@@ -200,10 +213,12 @@ void MappingLoader::load_metric(const YAML::Node& node) {
                 const YAML::Node v = u["value"];
                 if (!v)
                     error(u, "an update needs a value: 1, or {field: F}");
+                else if (v.IsMap() && v["cost"])
+                    r.value = cost_value(v, spec);
                 else if (v.IsScalar()) {
                     if (v.as<std::string>() != "1")
                         error(v, "a constant value must be 1; a number from the entry is {field: F}");
-                } else if (keys(v, "a value", {"field", "else", "factor"})) {
+                } else if (keys(v, "a value", {"field", "else", "factor", "cost"})) {
                     const auto f = text(v, "field");
                     r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1, 1};
                     if (const YAML::Node factor = v["factor"]) {
@@ -231,6 +246,85 @@ void MappingLoader::load_metric(const YAML::Node& node) {
             }
     }
     m_.metrics.push_back(std::move(spec));
+}
+
+ValueSource MappingLoader::cost_value(const YAML::Node& v, const MetricSpec& spec) {
+    ValueSource value;
+    value.kind = ValueSource::Kind::Cost;
+    if (!keys(v, "a value", {"cost"})) return value;
+    const YAML::Node c = v["cost"];
+    if (!keys(c, "a cost", {"input", "cached_input", "output", "model_label"})) return value;
+    if (spec.type == MetricType::Gauge) error(c, "a cost adds up: give it to a counter or a histogram");
+    static constexpr const char* kTokens[] = {"input", "cached_input", "output"};
+    for (size_t i = 0; i < 3; ++i)
+        if (const YAML::Node f = c[kTokens[i]])
+            if (const auto name = text(f, std::string_view(kTokens[i])))
+                value.tokens[i] = field_index(f, *name, FieldType::Number);
+    if (!c["input"] && !c["cached_input"] && !c["output"])
+        error(c, "a cost needs the fields of its tokens: input, cached_input, output");
+    const std::string label = c["model_label"] ? text(c, "model_label").value_or("") : "model";
+    const auto it = std::find(spec.label_names.begin(), spec.label_names.end(), label);
+    if (it == spec.label_names.end())
+        error(c["model_label"] ? c["model_label"] : c,
+              fmt::format("a cost is priced by the model its label {} names; {} has no label {} ({})", label, spec.name,
+                          label, fmt::join(spec.label_names, ", ")));
+    else
+        value.model_label = static_cast<int>(it - spec.label_names.begin());
+    if (!has_prices_) error(c, "a cost needs the mapping's prices: USD per million tokens by model");
+    return value;
+}
+
+void MappingLoader::load_prices(const YAML::Node& node) {
+    if (!node) return;
+    has_prices_ = true;
+    if (!node.IsMap()) {
+        error(node, "prices is a map of model names to {input, cached_input, output}, USD per million tokens");
+        return;
+    }
+    for (const auto& kv : node) {
+        const std::string model = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        if (model.empty()) {
+            error(kv.first, "a model's name is a non-empty text");
+            continue;
+        }
+        const YAML::Node p = kv.second;
+        if (!keys(p, "a model's prices", {"input", "cached_input", "output"})) continue;
+        ModelPrice price;
+        price.model = model;
+        // USD per million tokens in the file, per token here.
+        auto per_token = [&](const char* key, std::optional<double> fallback) -> double {
+            const YAML::Node n = p[key];
+            if (!n) {
+                if (!fallback) error(p, fmt::format("{}: no {} price", model, key));
+                return fallback.value_or(0);
+            }
+            const auto x = number(n, std::string_view(key));
+            if (x && !(*x >= 0)) error(n, fmt::format("{}: a price is 0 or more", key));
+            return x.value_or(0) / 1e6;
+        };
+        price.input = per_token("input", std::nullopt);
+        price.cached_input = per_token("cached_input", price.input * 1e6);
+        price.output = per_token("output", std::nullopt);
+        for (const auto& other : m_.prices.models)
+            if (other.model == model) error(kv.first, fmt::format("model {} is priced twice", model));
+        m_.prices.models.push_back(std::move(price));
+    }
+}
+
+void MappingLoader::load_exemplars(const YAML::Node& node) {
+    if (!node) return;
+    if (!keys(node, "exemplars", {"field", "label"})) return;
+    if (const auto f = text(node, "field")) m_.exemplars.field = field_index(node["field"], *f, FieldType::String);
+    if (const YAML::Node l = node["label"]) {
+        const std::string label = text(l, std::string_view("label")).value_or("");
+        if (!valid_label_name(label) || label.starts_with("__"))
+            error(l, fmt::format("{} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", label));
+        else if (label.size() > 128 - Exemplar::kMaxId)
+            error(l, fmt::format("an exemplar's label name is at most {} characters (OpenMetrics allows 128 with its "
+                                 "value, and an id may take {})",
+                                 128 - Exemplar::kMaxId, Exemplar::kMaxId));
+        m_.exemplars.label = label;
+    }
 }
 
 void MappingLoader::load_correlation(const YAML::Node& node) {
@@ -282,9 +376,10 @@ void MappingLoader::load_correlation(const YAML::Node& node) {
 
 void MappingLoader::load_summary(const YAML::Node& node) {
     if (!node) return;
-    if (!keys(node, "summary", {"requests", "durations", "tokens"})) return;
+    if (!keys(node, "summary", {"requests", "durations", "tokens", "cost"})) return;
     SummarySpec& s = m_.summary;
     auto get = [&](const YAML::Node& n, const char* key) { return text(n, key, false).value_or(""); };
+    if (const YAML::Node c = node["cost"]; c && keys(c, "summary.cost", {"metric"})) s.cost_metric = get(c, "metric");
     if (const YAML::Node r = node["requests"];
         r && keys(r, "summary.requests", {"metric", "outcome_label", "success"})) {
         s.requests_metric = get(r, "metric");

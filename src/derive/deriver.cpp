@@ -10,8 +10,20 @@ namespace ailog {
 
 Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::Limits limits)
     : mapping_(mapping), store_(store), table_(limits), rules_by_kind_(mapping.kinds.size()) {
-    for (const auto& m : mapping.metrics)
-        families_.push_back(store.add_family(m.name, m.help, m.type, m.label_names, m.buckets));
+    bool priced = false;
+    for (const auto& m : mapping.metrics) {
+        const int family = store.add_family(m.name, m.help, m.type, m.label_names, m.buckets);
+        families_.push_back(family);
+        store.set_exemplars(family, mapping.exemplars.field >= 0 && m.type != MetricType::Gauge
+                                        ? mapping.exemplars.label
+                                        : std::string());
+        for (const auto& rule : m.rules) priced = priced || rule.value.kind == ValueSource::Kind::Cost;
+    }
+    if (priced)
+        unpriced_family_ = store.add_family("ailog_exporter_unpriced_entries_total",
+                                            "Entries whose tokens were not priced: the price table has no price for "
+                                            "their model, by metric and model",
+                                            MetricType::Counter, {"metric", "model"});
     limited_ = mapping.limited_labels();
     for (const auto& [metric, label] : limited_) {
         // The limit of the first source that sets one.
@@ -28,7 +40,10 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
             for (int k = 0; k < static_cast<int>(mapping.kinds.size()); ++k)
                 if (rule.entries & kind_bit(k))
                     rules_by_kind_[static_cast<size_t>(k)].push_back(
-                        {mi, &rule, std::make_unique<SeriesCache>(), limits_of(mi, rule.labels)});
+                        {mi, &rule,
+                         mapping.exemplars.field >= 0 &&
+                             mapping.metrics[static_cast<size_t>(mi)].type != MetricType::Gauge,
+                         std::make_unique<SeriesCache>(), limits_of(mi, rule.labels)});
     }
     in_flight_limit_of_ = limits_of(mapping.correlation.in_flight_metric, mapping.correlation.in_flight_labels);
     stats_.entries.assign(mapping.kinds.size(), 0);
@@ -60,6 +75,25 @@ std::string_view Deriver::classify(const Classifier& c, const Event& ev) const {
     return c.otherwise;
 }
 
+bool Deriver::cost(const ValueSource& v, const MetricSpec& metric, const Event& ev, double& value) {
+    double tokens[3] = {0, 0, 0};  // input (cached included), cached input, output
+    for (size_t i = 0; i < 3; ++i)
+        if (v.tokens[i] >= 0)
+            if (const FieldValue& f = ev.fields[static_cast<size_t>(v.tokens[i])]; f.present) tokens[i] = f.num;
+    const bool has_input = v.tokens[0] >= 0 && ev.fields[static_cast<size_t>(v.tokens[0])].present;
+    const std::string_view model = labels_[static_cast<size_t>(v.model_label)];
+    const ModelPrice* price = mapping_.prices.find(model);
+    if (price == nullptr) {
+        if (Series* s = store_.get(unpriced_family_, {metric.name, model})) MetricStore::add(*s, 1);
+        return false;
+    }
+    // Input tokens include the cached ones (as OpenAI's usage counts them).
+    const double cached = has_input ? std::min(tokens[1], tokens[0]) : tokens[1];
+    const double uncached = tokens[0] - cached;
+    value = uncached * price->input + cached * price->cached_input + tokens[2] * price->output;
+    return true;
+}
+
 bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const std::vector<int>& limit_of, const Event& ev,
                              int kind) {
     nlabels_ = sources.size();
@@ -79,7 +113,9 @@ bool Deriver::resolve_labels(const std::vector<LabelSource>& sources, const std:
                 const FieldValue& v = ev.fields[static_cast<size_t>(s.index)];
                 if (!v.present) {
                     if (!s.has_default) return false;
-                    labels_[i] = s.constant;
+                    labels_[i] = s.default_classifier >= 0
+                                     ? classify(mapping_.classifiers[static_cast<size_t>(s.default_classifier)], ev)
+                                     : std::string_view(s.constant);
                     break;
                 }
                 std::string_view value = v.str;
@@ -377,8 +413,11 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
     }
 
     const Event& e = with_start_values(ev, carry);
+    const FieldValue* exemplar_id =
+        mapping_.exemplars.field >= 0 ? &e.fields[static_cast<size_t>(mapping_.exemplars.field)] : nullptr;
     for (const CompiledRule& cr : rules_by_kind_[static_cast<size_t>(kind)]) {
         const Rule& rule = *cr.rule;
+        const MetricSpec& metric = mapping_.metrics[static_cast<size_t>(cr.metric)];
         double value = 1;
         switch (rule.value.kind) {
             case ValueSource::Kind::One:
@@ -386,7 +425,7 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             case ValueSource::Kind::Field: {
                 const FieldValue& v = e.fields[static_cast<size_t>(rule.value.field)];
                 if (!v.present) continue;
-                value = v.num;
+                value = v.num * rule.value.factor;
                 break;
             }
             case ValueSource::Kind::FieldOrCorrelated: {
@@ -402,20 +441,30 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
                 } else {
                     continue;
                 }
+                value *= rule.value.factor;
+                break;
+            }
+            case ValueSource::Kind::Cost: {
+                bool any = false;
+                for (int f : rule.value.tokens) any = any || (f >= 0 && e.fields[static_cast<size_t>(f)].present);
+                if (!any) continue;  // no usage logged: nothing to price
                 break;
             }
         }
-        if (rule.value.kind != ValueSource::Kind::One) value *= rule.value.factor;
         if (!resolve_labels(rule.labels, cr.limit_of, e, kind)) continue;
+        if (rule.value.kind == ValueSource::Kind::Cost && !cost(rule.value, metric, e, value)) continue;
         const int family = families_[static_cast<size_t>(cr.metric)];
         Series* s = series_for(family, *cr.cache);
         if (s == nullptr) continue;
-        if (mapping_.metrics[static_cast<size_t>(cr.metric)].type == MetricType::Histogram)
-            store_.observe(family, *s, value);
+        size_t slot = 0;
+        if (metric.type == MetricType::Histogram)
+            slot = store_.observe(family, *s, value);
         else if (rule.op == GaugeOp::Set)
             MetricStore::set(*s, value);
         else
             MetricStore::add(*s, rule.op == GaugeOp::Dec ? -value : value);
+        if (cr.exemplars && exemplar_id->present && s->exemplars)
+            s->exemplars[slot].record(exemplar_id->str, value, time_ms / 1000.0);
     }
     release_carry(carry);
 }

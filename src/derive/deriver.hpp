@@ -100,6 +100,9 @@ public:
     void adopt_open_starts(const Deriver& old, bool same_in_flight);
     // Family index in the store of each metric of the mapping.
     const std::vector<int>& families() const { return families_; }
+    // ailog_exporter_unpriced_entries_total{metric,model} when the mapping
+    // prices tokens, else -1. Its series persist like the metrics'.
+    int unpriced_family() const { return unpriced_family_; }
 
 private:
     // A small open-addressing table in front of the store's series index:
@@ -129,6 +132,7 @@ private:
     struct CompiledRule {
         int metric;  // index in mapping.metrics
         const Rule* rule;
+        bool exemplars;  // the series has exemplars to keep
         std::unique_ptr<SeriesCache> cache;
         std::vector<int> limit_of;  // per label: its index in limits_, or -1
     };
@@ -141,6 +145,9 @@ private:
                         int kind);
     std::vector<int> limits_of(int metric, const std::vector<LabelSource>& sources) const;
     std::string_view classify(const Classifier& c, const Event& ev) const;
+    // Tokens times the price of the model the resolved labels name; false
+    // (counted) when the table has no price for it.
+    bool cost(const ValueSource& v, const MetricSpec& metric, const Event& ev, double& value);
     uint32_t in_flight_slot(Series* s);  // payload (1-based) naming an in-flight series
     // The correlation's from_start fields: kept from a start entry in a slot
     // of carry_pool_ (1-based; 0: none), given to its end entry.
@@ -168,6 +175,7 @@ private:
     MetricStore& store_;
     CorrelationTable table_;
     std::vector<int> families_;
+    int unpriced_family_ = -1;
     std::vector<std::vector<CompiledRule>> rules_by_kind_;
     std::vector<Input> inputs_;  // by input number; numbers are reused once an input has no user and no open start
     std::unordered_map<std::string, uint32_t> input_by_name_;

@@ -51,6 +51,10 @@ std::optional<std::string> Mapping::validate() const {
 
     auto labels_ok = [&](const std::vector<LabelSource>& ls) -> std::optional<std::string> {
         for (const auto& l : ls) {
+            if (l.default_classifier != -1 &&
+                (l.kind != LabelSource::Kind::Field || !l.has_default || l.default_classifier < 0 ||
+                 l.default_classifier >= static_cast<int>(classifiers.size())))
+                return std::string("a label's default refers to a missing classifier");
             if (l.kind == LabelSource::Kind::Field && !field_ok(l.index, FieldType::String) &&
                 !field_ok(l.index, FieldType::Number))
                 return std::string("a label takes its value from a field that is not a string or number field");
@@ -75,8 +79,20 @@ std::optional<std::string> Mapping::validate() const {
                                    metric.label_names.size());
             if (rule.entries >> nkinds) return fmt::format("a rule of {} names a missing entry kind", metric.name);
             if (auto e = labels_ok(rule.labels)) return fmt::format("{}: {}", metric.name, *e);
-            if (rule.value.kind != ValueSource::Kind::One && !field_ok(rule.value.field, FieldType::Number))
+            if (rule.value.kind == ValueSource::Kind::Cost) {
+                if (metric.type == MetricType::Gauge) return fmt::format("gauge {} cannot add up a cost", metric.name);
+                if (rule.value.model_label < 0 || rule.value.model_label >= static_cast<int>(rule.labels.size()))
+                    return fmt::format("a cost of {} names no label of the metric for the model", metric.name);
+                bool any = false;
+                for (int f : rule.value.tokens) {
+                    if (f != -1 && !field_ok(f, FieldType::Number))
+                        return fmt::format("a cost of {} counts tokens of a field that is not a number", metric.name);
+                    any = any || f != -1;
+                }
+                if (!any) return fmt::format("a cost of {} counts no tokens", metric.name);
+            } else if (rule.value.kind != ValueSource::Kind::One && !field_ok(rule.value.field, FieldType::Number)) {
                 return fmt::format("a rule of {} takes its value from a field that is not a number", metric.name);
+            }
         }
     }
     if (correlation.key_field != -1) {
@@ -94,7 +110,23 @@ std::optional<std::string> Mapping::validate() const {
             if (!field_ok(f, FieldType::String))
                 return std::string("a field taken from the start must be a string field");
     }
+    if (exemplars.field != -1 && !field_ok(exemplars.field, FieldType::String))
+        return std::string("exemplars take their id from a field that is not a string field");
+    for (const auto& p : prices.models)
+        if (!(p.input >= 0 && p.cached_input >= 0 && p.output >= 0))
+            return fmt::format("the prices of {} must be 0 or more", p.model);
     return std::nullopt;
+}
+
+const ModelPrice* PriceTable::find(std::string_view model) const {
+    const ModelPrice* best = nullptr;
+    for (const auto& p : models) {
+        if (p.model == model) return &p;
+        if (model.size() > p.model.size() && model.starts_with(p.model) && model[p.model.size()] == '-' &&
+            (best == nullptr || p.model.size() > best->model.size()))
+            best = &p;
+    }
+    return best;
 }
 
 std::vector<std::pair<int, int>> Mapping::limited_labels() const {
@@ -120,14 +152,19 @@ uint32_t Mapping::derived_fields() const {
     auto labels = [&](const std::vector<LabelSource>& ls) {
         for (const auto& l : ls) {
             if (l.kind == LabelSource::Kind::Field) field(l.index);
+            if (l.default_classifier >= 0) field(classifiers[static_cast<size_t>(l.default_classifier)].field);
             if (l.kind == LabelSource::Kind::Classified) field(classifiers[static_cast<size_t>(l.index)].field);
         }
     };
     for (const auto& m : metrics)
         for (const auto& r : m.rules) {
             labels(r.labels);
-            if (r.value.kind != ValueSource::Kind::One) field(r.value.field);
+            if (r.value.kind == ValueSource::Kind::Cost)
+                for (int f : r.value.tokens) field(f);
+            else if (r.value.kind != ValueSource::Kind::One)
+                field(r.value.field);
         }
+    field(exemplars.field);
     field(correlation.key_field);
     labels(correlation.in_flight_labels);
     for (int f : correlation.from_start) field(f);

@@ -27,6 +27,10 @@ std::vector<std::unique_ptr<Deriver>> make_derivers(std::span<const Mapping> map
 std::vector<int> families_of(const std::vector<std::unique_ptr<Deriver>>& derivers) {
     std::vector<int> out;
     for (const auto& d : derivers) out.insert(out.end(), d->families().begin(), d->families().end());
+    // The mappings' unpriced entries, one family however many price tokens.
+    for (const auto& d : derivers)
+        if (const int f = d->unpriced_family(); f >= 0 && std::find(out.begin(), out.end(), f) == out.end())
+            out.push_back(f);
     return out;
 }
 

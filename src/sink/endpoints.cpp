@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -23,20 +25,92 @@ HttpResponse text(int status, std::string body) {
 
 }  // namespace
 
+namespace {
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// The parts of one comma-separated item of an Accept header: its media
+// range and its parameters (name, value) in order.
+struct MediaRange {
+    std::string_view type;
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    double quality = 1;
+};
+
+MediaRange parse_media_range(std::string_view item) {
+    MediaRange m;
+    size_t semi = item.find(';');
+    m.type = trim(item.substr(0, semi));
+    while (semi != std::string_view::npos) {
+        item.remove_prefix(semi + 1);
+        semi = item.find(';');
+        const std::string_view param = trim(item.substr(0, semi));
+        const size_t eq = param.find('=');
+        if (eq == std::string_view::npos) continue;
+        const std::string_view name = trim(param.substr(0, eq));
+        std::string_view value = trim(param.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        if (iequals(name, "q")) {
+            // RFC 9110, 12.4.2: 0 to 1 with up to three decimals.
+            double q = 0;
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), q);
+            m.quality = ec == std::errc() && end == value.data() + value.size() && q >= 0 && q <= 1 ? q : 0;
+        } else {
+            m.params.emplace_back(name, value);
+        }
+    }
+    return m;
+}
+
+std::string_view param(const MediaRange& m, std::string_view name) {
+    for (const auto& [n, v] : m.params)
+        if (iequals(n, name)) return v;
+    return {};
+}
+
+}  // namespace
+
+Exposition negotiate_exposition(std::string_view accept) {
+    double best_om = -1, best_text = -1;
+    size_t om_at = 0, text_at = 0, at = 0;
+    while (!accept.empty()) {
+        const size_t comma = accept.find(',');
+        const MediaRange m = parse_media_range(accept.substr(0, comma));
+        accept.remove_prefix(comma == std::string_view::npos ? accept.size() : comma + 1);
+        ++at;
+        if (m.quality <= 0) continue;
+        const std::string_view version = param(m, "version");
+        if (iequals(m.type, "application/openmetrics-text")) {
+            if ((version.empty() || version == "1.0.0" || version == "0.0.1") && m.quality > best_om) {
+                best_om = m.quality;
+                om_at = at;
+            }
+        } else if (iequals(m.type, "text/plain") || m.type == "text/*" || m.type == "*/*") {
+            if ((version.empty() || version == "0.0.4") && m.quality > best_text) {
+                best_text = m.quality;
+                text_at = at;
+            }
+        }
+    }
+    if (best_om < 0) return Exposition::Text;
+    if (best_om > best_text || (best_om == best_text && om_at < text_at)) return Exposition::OpenMetrics;
+    return Exposition::Text;
+}
+
 bool accepts_gzip(std::string_view accept_encoding) {
     // RFC 9110, 12.5.3: "gzip" or "*" with a quality above 0; gzip's own
     // entry wins over "*".
     std::optional<bool> gzip, any;
-    auto trim = [](std::string_view v) {
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-        return v;
-    };
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-               });
-    };
     while (!accept_encoding.empty()) {
         const size_t comma = accept_encoding.find(',');
         std::string_view item = accept_encoding.substr(0, comma);
@@ -179,8 +253,10 @@ HttpResponse Endpoints::metrics(const HttpRequest& request) {
     // HEAD renders too: its Content-Length is the body's.
     if (before_scrape_) before_scrape_();
     HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    store_.render(r.body);
+    const Exposition format = negotiate_exposition(request.accept);
+    r.content_type = format == Exposition::OpenMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                                       : "text/plain; version=0.0.4; charset=utf-8";
+    store_.render(r.body, {}, format);
     if (accepts_gzip(request.accept_encoding)) {
         std::string compressed;
         if (gzip_compress(r.body, compressed)) {
@@ -188,7 +264,7 @@ HttpResponse Endpoints::metrics(const HttpRequest& request) {
             r.headers.emplace_back("Content-Encoding", "gzip");
         }
     }
-    r.headers.emplace_back("Vary", "Accept-Encoding");
+    r.headers.emplace_back("Vary", "Accept, Accept-Encoding");
     return r;
 }
 

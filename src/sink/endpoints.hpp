@@ -1,6 +1,7 @@
 // Endpoints: what each request is answered, apart from how it travels.
-//   <telemetry path>  the metric store in the Prometheus text format (gzip
-//                     when the scraper accepts it)
+//   <telemetry path>  the metric store in the Prometheus text format, or
+//                     OpenMetrics with exemplars when the scraper's Accept
+//                     asks for it (gzip when the scraper accepts it)
 //   /-/healthy        200 while the process runs
 //   /-/ready          200 once the inputs are being read (and, with a state
 //                     file, read up to where they were at start), else 503
@@ -42,6 +43,7 @@ struct EndpointOptions {
 struct HttpRequest {
     std::string_view method;
     std::string_view path;  // percent-decoded, without the query
+    std::string_view accept;
     std::string_view accept_encoding;
     bool has_credentials = false;
     std::string_view user;
@@ -58,6 +60,10 @@ struct HttpResponse {
 // Whether an Accept-Encoding header value admits gzip (a quality of 0
 // refuses it).
 bool accepts_gzip(std::string_view accept_encoding);
+// The format an Accept header value asks for: OpenMetrics 1.0.0 (or 0.0.1)
+// when it ranks above text 0.0.4 (as Prometheus asks), else text; on equal
+// quality, the one listed first.
+Exposition negotiate_exposition(std::string_view accept);
 
 class Endpoints {
 public:

@@ -98,7 +98,7 @@ constexpr size_t kMaxWaiting = 64;
 
 // One request, from its first call of the access handler to its completion.
 struct HttpServer::Request {
-    std::string method, path, accept_encoding, user, password;
+    std::string method, path, accept, accept_encoding, user, password;
     bool has_credentials = false;
     size_t body_bytes = 0;
     std::optional<HttpResponse> response;  // set by the waiting thread
@@ -107,6 +107,7 @@ struct HttpServer::Request {
         HttpRequest r;
         r.method = method;
         r.path = path;
+        r.accept = accept;
         r.accept_encoding = accept_encoding;
         r.has_credentials = has_credentials;
         r.user = user;
@@ -126,6 +127,8 @@ struct HttpServer::Access {
                 auto* r = new Request;
                 r->method = method;
                 r->path = url;
+                if (const char* a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT))
+                    r->accept = a;
                 if (const char* ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING))
                     r->accept_encoding = ae;
                 char* password = nullptr;

@@ -52,15 +52,38 @@ void append_value(std::string& out, double v) {
     }
 }
 
-void append_help(std::string& out, std::string_view help) {
+// OpenMetrics escapes a quote in help text too; text 0.0.4 does not.
+void append_help(std::string& out, std::string_view help, Exposition format) {
     for (char c : help) {
         if (c == '\\')
             out += "\\\\";
         else if (c == '\n')
             out += "\\n";
+        else if (c == '"' && format == Exposition::OpenMetrics)
+            out += "\\\"";
         else
             out += c;
     }
+}
+
+size_t exemplar_slots(const MetricStore::Family& f) {
+    if (f.exemplar_label.empty()) return 0;
+    if (f.type == MetricType::Histogram) return f.buckets.size() + 1;
+    return f.type == MetricType::Counter ? 1 : 0;
+}
+
+// ` # {label="id"} value timestamp` when the slot has an exemplar.
+void append_exemplar(std::string& out, const std::string& label, const Exemplar& e, std::string& id) {
+    double value = 0, time_s = 0;
+    if (!e.read(id, value, time_s)) return;
+    out += " # {";
+    out += label;
+    out += "=\"";
+    append_escaped_label_value(out, id);
+    out += "\"} ";
+    append_value(out, value);
+    out += ' ';
+    append_value(out, time_s);
 }
 
 const char* type_name(MetricType t) {
@@ -171,6 +194,7 @@ Series* MetricStore::get(int family, std::span<const std::string_view> label_val
         s->buckets = std::make_unique<std::atomic<uint64_t>[]>(n);
         for (size_t i = 0; i < n; ++i) s->buckets[i].store(0, std::memory_order_relaxed);
     }
+    if (const size_t n = exemplar_slots(f); n > 0) s->exemplars = std::make_unique<Exemplar[]>(n);
     Series* raw = s.get();
     {
         auto lock = this->lock();
@@ -198,7 +222,18 @@ void MetricStore::add_constant_labels(std::string_view rendered) {
     constant_labels_ += rendered;
 }
 
-void MetricStore::observe(int family, Series& s, double v) const {
+void MetricStore::set_exemplars(int family, std::string label) {
+    Family& f = *families_[static_cast<size_t>(family)];
+    if (f.exemplar_label == label) return;
+    auto lock = this->lock();
+    const bool had = !f.exemplar_label.empty();
+    f.exemplar_label = std::move(label);
+    if (had == !f.exemplar_label.empty()) return;  // renamed: the exemplars stay
+    const size_t n = exemplar_slots(f);
+    for (auto& s : f.series) s->exemplars = n > 0 ? std::make_unique<Exemplar[]>(n) : nullptr;
+}
+
+size_t MetricStore::observe(int family, Series& s, double v) const {
     const auto& bounds = families_[static_cast<size_t>(family)]->buckets;
     // Few buckets: a linear scan beats a binary search.
     size_t i = 0;
@@ -206,22 +241,30 @@ void MetricStore::observe(int family, Series& s, double v) const {
     auto& b = s.buckets[i];
     b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     add(s, v);
+    return i;
 }
 
-void MetricStore::render(std::string& out, std::string_view skip_prefix) const {
+void MetricStore::render(std::string& out, std::string_view skip_prefix, Exposition format) const {
+    const bool om = format == Exposition::OpenMetrics;
+    std::string id;  // scratch for exemplars
     auto lock = this->lock();
     for (const auto& fp : families_) {
         const Family& f = *fp;
         if (f.series.empty() || (!skip_prefix.empty() && f.name.starts_with(skip_prefix))) continue;
+        // OpenMetrics names a counter's family without the _total of its samples.
+        std::string_view family_name = f.name;
+        if (om && f.type == MetricType::Counter && family_name.ends_with("_total"))
+            family_name.remove_suffix(std::string_view("_total").size());
         out += "# HELP ";
-        out += f.name;
+        out += family_name;
         out += ' ';
-        append_help(out, f.help);
+        append_help(out, f.help, format);
         out += "\n# TYPE ";
-        out += f.name;
+        out += family_name;
         out += ' ';
         out += type_name(f.type);
         out += '\n';
+        const bool exemplars = om && !f.exemplar_label.empty();
         for (const auto& sp : f.series) {
             const Series& s = *sp;
             if (f.type != MetricType::Histogram) {
@@ -233,6 +276,7 @@ void MetricStore::render(std::string& out, std::string_view skip_prefix) const {
                 }
                 out += ' ';
                 append_value(out, s.value.load(std::memory_order_relaxed));
+                if (exemplars && s.exemplars) append_exemplar(out, f.exemplar_label, s.exemplars[0], id);
                 out += '\n';
                 continue;
             }
@@ -242,8 +286,10 @@ void MetricStore::render(std::string& out, std::string_view skip_prefix) const {
             const std::string sep = s.labels_text.empty() ? "" : ",";
             for (size_t i = 0; i < f.bucket_text.size(); ++i) {
                 cumulative += s.buckets[i].load(std::memory_order_relaxed);
-                fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}\n", f.name, s.labels_text, sep,
+                fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}", f.name, s.labels_text, sep,
                                f.bucket_text[i], cumulative);
+                if (exemplars && s.exemplars) append_exemplar(out, f.exemplar_label, s.exemplars[i], id);
+                out += '\n';
             }
             const std::string braces = s.labels_text.empty() ? "" : "{" + s.labels_text + "}";
             out += f.name;
@@ -254,6 +300,7 @@ void MetricStore::render(std::string& out, std::string_view skip_prefix) const {
             fmt::format_to(std::back_inserter(out), "\n{}_count{} {}\n", f.name, braces, cumulative);
         }
     }
+    if (om) out += "# EOF\n";
 }
 
 }  // namespace ailog

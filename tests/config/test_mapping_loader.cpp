@@ -117,6 +117,7 @@ Mapping expected_executeparse() {
          {}},
     };
     m.correlation = {kRequestId, 4, {cap, op}, {}, {}, {}};
+    m.exemplars = {kRequestId, "request_id"};
     m.summary = {"openai_api_requests_total",
                  "status",
                  "success",
@@ -125,7 +126,8 @@ Mapping expected_executeparse() {
                  "openai_api_tokens_total",
                  "type",
                  "input",
-                 "output"};
+                 "output",
+                 ""};
     return m;
 }
 
