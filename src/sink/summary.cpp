@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -26,16 +27,46 @@ const MetricStore::Family* family(const MetricStore& store, const std::string& n
     return f < 0 ? nullptr : store.families()[static_cast<size_t>(f)].get();
 }
 
-Key key_without(const MetricStore::Family& f, const Series& s, const std::string& skip_label, std::string* skipped) {
+// The series' labels that are in `keep`; the value of `skip_label` (an
+// outcome, a token direction) goes to `skipped`.
+Key key_without(const MetricStore::Family& f, const Series& s, const std::string& skip_label, std::string* skipped,
+                const std::vector<std::string>& keep) {
     Key k;
     for (size_t i = 0; i < f.label_names.size(); ++i) {
         if (f.label_names[i] == skip_label) {
             if (skipped != nullptr) *skipped = s.label_values[i];
             continue;
         }
-        k.emplace_back(f.label_names[i], s.label_values[i]);
+        if (std::find(keep.begin(), keep.end(), f.label_names[i]) != keep.end())
+            k.emplace_back(f.label_names[i], s.label_values[i]);
     }
     return k;
+}
+
+// The labels rows are grouped by: those every metric of the summary has
+// (the cost of calls may not be split by prompt version), besides the
+// outcome and the token direction, in the order of the first metric's.
+std::vector<std::string> grouping_labels(const MetricStore& store, const SummarySpec& spec) {
+    std::vector<std::string> keep;
+    bool first = true;
+    const std::pair<const std::string*, const std::string*> metrics[] = {{&spec.requests_metric, &spec.outcome_label},
+                                                                         {&spec.duration_metric, &spec.outcome_label},
+                                                                         {&spec.tokens_metric, &spec.tokens_type_label},
+                                                                         {&spec.cost_metric, nullptr}};
+    for (const auto& [name, skip] : metrics) {
+        const int fi = store.find_family(*name);
+        if (fi < 0) continue;
+        const auto& labels = store.families()[static_cast<size_t>(fi)]->label_names;
+        if (first) {
+            for (const auto& l : labels)
+                if (skip == nullptr || l != *skip) keep.push_back(l);
+            first = false;
+        } else {
+            std::erase_if(
+                keep, [&](const std::string& l) { return std::find(labels.begin(), labels.end(), l) == labels.end(); });
+        }
+    }
+    return keep;
 }
 
 void fill_quantiles(SummaryRow& row, const std::vector<double>& bounds, const std::vector<double>& per_bucket) {
@@ -98,10 +129,11 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
                   double last_ms, uint64_t entries) {
     std::map<Key, Group> groups;
     std::vector<double> bounds;
+    const std::vector<std::string> keep = grouping_labels(store, spec);
     if (const auto* f = family(store, spec.requests_metric)) {
         for (const auto& s : f->series) {
             std::string outcome;
-            auto& row = groups[key_without(*f, *s, spec.outcome_label, &outcome)].row;
+            auto& row = groups[key_without(*f, *s, spec.outcome_label, &outcome, keep)].row;
             const double v = s->value.load();
             row.requests += v;
             if (outcome == spec.success_value) row.successes += v;
@@ -110,7 +142,7 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
     if (const auto* f = family(store, spec.duration_metric)) {
         bounds = f->buckets;
         for (const auto& s : f->series) {
-            auto& g = groups[key_without(*f, *s, spec.outcome_label, nullptr)];
+            auto& g = groups[key_without(*f, *s, spec.outcome_label, nullptr, keep)];
             g.buckets.resize(f->buckets.size() + 1, 0);
             for (size_t b = 0; b <= f->buckets.size(); ++b) {
                 const double c = static_cast<double>(s->buckets[b].load());
@@ -123,11 +155,13 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
     if (const auto* f = family(store, spec.tokens_metric)) {
         for (const auto& s : f->series) {
             std::string type;
-            auto& row = groups[key_without(*f, *s, spec.tokens_type_label, &type)].row;
+            auto& row = groups[key_without(*f, *s, spec.tokens_type_label, &type, keep)].row;
             if (type == spec.tokens_in_value) row.tokens_in += s->value.load();
             if (type == spec.tokens_out_value) row.tokens_out += s->value.load();
         }
     }
+    if (const auto* f = family(store, spec.cost_metric))
+        for (const auto& s : f->series) groups[key_without(*f, *s, {}, nullptr, keep)].row.cost_usd += s->value.load();
 
     Summary out;
     std::vector<double> all_buckets(bounds.size() + 1, 0);
@@ -142,6 +176,7 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
         out.total.duration_sum += g.row.duration_sum;
         out.total.tokens_in += g.row.tokens_in;
         out.total.tokens_out += g.row.tokens_out;
+        out.total.cost_usd += g.row.cost_usd;
         out.rows.push_back(g.row);
     }
     fill_quantiles(out.total, bounds, all_buckets);
@@ -168,12 +203,14 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
     for (const char* h : {"avg", "p50", "p95", "p99"}) header.push_back(fmt::format("{} {}", h, unit));
     header.emplace_back("tokens in");
     header.emplace_back("tokens out");
+    const bool cost = !spec.cost_metric.empty();
+    if (cost) header.emplace_back("cost USD");
+    const size_t label_cols = header.size() - (cost ? 9 : 8);
 
     std::vector<std::vector<std::string>> rows;
     auto row_cells = [&](const SummaryRow& r, bool total) {
         std::vector<std::string> cells;
-        for (size_t i = 0; i < header.size() - 8; ++i)
-            cells.push_back(total ? (i == 0 ? "TOTAL" : "") : r.labels[i].second);
+        for (size_t i = 0; i < label_cols; ++i) cells.push_back(total ? (i == 0 ? "TOTAL" : "") : r.labels[i].second);
         cells.push_back(num(r.requests, 0));
         cells.push_back(r.requests > 0 ? num(100.0 * r.successes / r.requests, 2) : "-");
         cells.push_back(r.duration_count > 0 ? num(r.duration_sum / r.duration_count, 1) : "-");
@@ -182,6 +219,7 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
         cells.push_back(num(r.p99, 1));
         cells.push_back(num(r.tokens_in, 0));
         cells.push_back(num(r.tokens_out, 0));
+        if (cost) cells.push_back(num(r.cost_usd, 4));
         return cells;
     };
     for (const auto& r : s.rows) rows.push_back(row_cells(r, false));
@@ -192,7 +230,6 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
         width[c] = header[c].size();
         for (const auto& r : rows) width[c] = std::max(width[c], r[c].size());
     }
-    const size_t label_cols = header.size() - 8;
     auto line = [&](const std::vector<std::string>& cells) {
         for (size_t c = 0; c < cells.size(); ++c) {
             if (c) out += "  ";
@@ -239,18 +276,19 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
     return out;
 }
 
-std::string format_summary_json(const Summary& s, const SummarySpec&) {
-    auto row_json = [](const SummaryRow& r) {
+std::string format_summary_json(const Summary& s, const SummarySpec& spec) {
+    auto row_json = [&spec](const SummaryRow& r) {
         std::string labels;
         for (const auto& [k, v] : r.labels)
             labels += fmt::format("{}{}:{}", labels.empty() ? "" : ",", json_str(k), json_str(v));
         return fmt::format(
             "{{\"labels\":{{{}}},\"requests\":{},\"successes\":{},\"success_ratio\":{},\"duration\":{{\"count\":{},"
-            "\"sum\":{},\"avg\":{},\"p50\":{},\"p95\":{},\"p99\":{}}},\"tokens\":{{\"input\":{},\"output\":{}}}}}",
+            "\"sum\":{},\"avg\":{},\"p50\":{},\"p95\":{},\"p99\":{}}},\"tokens\":{{\"input\":{},\"output\":{}}}{}}}",
             labels, json_num(r.requests), json_num(r.successes),
             r.requests > 0 ? json_num(r.successes / r.requests) : "null", json_num(r.duration_count),
             json_num(r.duration_sum), r.duration_count > 0 ? json_num(r.duration_sum / r.duration_count) : "null",
-            json_num(r.p50), json_num(r.p95), json_num(r.p99), json_num(r.tokens_in), json_num(r.tokens_out));
+            json_num(r.p50), json_num(r.p95), json_num(r.p99), json_num(r.tokens_in), json_num(r.tokens_out),
+            spec.cost_metric.empty() ? "" : fmt::format(",\"cost_usd\":{}", json_num(r.cost_usd)));
     };
     std::string rows;
     for (const auto& r : s.rows) rows += (rows.empty() ? "" : ",\n  ") + row_json(r);

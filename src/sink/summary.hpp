@@ -1,6 +1,6 @@
 // Summary: the replayed history for a person (a table) or a program (JSON):
 // per group of labels, requests, success ratio, average and estimated
-// quantiles of the duration, tokens in and out; the time window covered; the
+// quantiles of the duration, tokens in and out, cost; the time window covered; the
 // lines read and skipped.
 #pragma once
 
@@ -22,6 +22,7 @@ struct SummaryRow {
     double p50 = 0, p95 = 0, p99 = 0;  // NaN when there are no observations
     double tokens_in = 0;
     double tokens_out = 0;
+    double cost_usd = 0;  // with a cost metric in the summary
 };
 
 struct Summary {
