@@ -296,7 +296,7 @@ void MappingLoader::load_prices(const YAML::Node& node) {
             const YAML::Node n = p[key];
             if (!n) {
                 if (!fallback) error(p, fmt::format("{}: no {} price", model, key));
-                return fallback.value_or(0);
+                return fallback.value_or(0) / 1e6;
             }
             const auto x = number(n, std::string_view(key));
             if (x && !(*x >= 0)) error(n, fmt::format("{}: a price is 0 or more", key));

@@ -290,6 +290,7 @@ TEST_CASE("the fields read after decoding: labels, values, classifiers, correlat
     CHECK(m.derived_fields() == (want | 1u << index("message")));
     m = builtin_mapping();
     m.correlation = {-1, -1, {}, {}, {}, {}};
+    m.exemplars = {};            // the other reader of the request id
     m.metrics[3].rules.clear();  // the only reader of the status code
     CHECK(m.derived_fields() == (want & ~(1u << index("requestId")) & ~(1u << index("openaiErrorStatusCode"))));
 }
