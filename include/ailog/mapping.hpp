@@ -206,7 +206,8 @@ struct SummarySpec {
     std::string tokens_type_label;
     std::string tokens_in_value;
     std::string tokens_out_value;
-    std::string cost_metric;  // a counter in USD, grouped by the requests' labels it has
+    std::string cost_metric;       // a counter in USD, grouped by the requests' labels it has
+    std::string cost_model_label;  // its label naming the model (set from the metric's cost update)
 
     bool operator==(const SummarySpec&) const = default;
 };

@@ -379,7 +379,14 @@ void MappingLoader::load_summary(const YAML::Node& node) {
     if (!keys(node, "summary", {"requests", "durations", "tokens", "cost"})) return;
     SummarySpec& s = m_.summary;
     auto get = [&](const YAML::Node& n, const char* key) { return text(n, key, false).value_or(""); };
-    if (const YAML::Node c = node["cost"]; c && keys(c, "summary.cost", {"metric"})) s.cost_metric = get(c, "metric");
+    if (const YAML::Node c = node["cost"]; c && keys(c, "summary.cost", {"metric"})) {
+        s.cost_metric = get(c, "metric");
+        for (const auto& m : m_.metrics)
+            if (m.name == s.cost_metric)
+                for (const auto& r : m.rules)
+                    if (r.value.kind == ValueSource::Kind::Cost && r.value.model_label >= 0)
+                        s.cost_model_label = m.label_names[static_cast<size_t>(r.value.model_label)];
+    }
     if (const YAML::Node r = node["requests"];
         r && keys(r, "summary.requests", {"metric", "outcome_label", "success"})) {
         s.requests_metric = get(r, "metric");

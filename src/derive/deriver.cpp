@@ -89,7 +89,7 @@ bool Deriver::cost(const ValueSource& v, const MetricSpec& metric, const Event& 
     }
     // Input tokens include the cached ones (as OpenAI's usage counts them).
     const double cached = has_input ? std::min(tokens[1], tokens[0]) : tokens[1];
-    const double uncached = tokens[0] - cached;
+    const double uncached = has_input ? tokens[0] - cached : 0;
     value = uncached * price->input + cached * price->cached_input + tokens[2] * price->output;
     return true;
 }

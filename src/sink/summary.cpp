@@ -162,8 +162,19 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
     }
     if (const auto* f = family(store, spec.cost_metric))
         for (const auto& s : f->series) groups[key_without(*f, *s, {}, nullptr, keep)].row.cost_usd += s->value.load();
-
     Summary out;
+    // A row of a model without a price has no cost to show: not 0, unknown.
+    if (const auto* f = family(store, "ailog_exporter_unpriced_entries_total"); f && !spec.cost_metric.empty())
+        for (const auto& s : f->series) {
+            if (s->label_values[0] != spec.cost_metric) continue;
+            const std::string& model = s->label_values[1];
+            out.unpriced.emplace_back(model, s->value.load());
+            for (auto& [key, g] : groups)
+                for (const auto& [name, value] : key)
+                    if (name == spec.cost_model_label && value == model)
+                        g.row.cost_usd = std::numeric_limits<double>::quiet_NaN();
+        }
+
     std::vector<double> all_buckets(bounds.size() + 1, 0);
     for (auto& [key, g] : groups) {
         g.row.labels = key;
@@ -176,7 +187,7 @@ Summary summarize(const MetricStore& store, const SummarySpec& spec, const Pipel
         out.total.duration_sum += g.row.duration_sum;
         out.total.tokens_in += g.row.tokens_in;
         out.total.tokens_out += g.row.tokens_out;
-        out.total.cost_usd += g.row.cost_usd;
+        if (!std::isnan(g.row.cost_usd)) out.total.cost_usd += g.row.cost_usd;  // what was priced
         out.rows.push_back(g.row);
     }
     fill_quantiles(out.total, bounds, all_buckets);
@@ -250,6 +261,18 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
         }
         line(rows[i]);
     }
+    if (cost && !s.unpriced.empty()) {
+        std::string models;
+        double entries = 0;
+        for (const auto& [model, n] : s.unpriced) {
+            models += fmt::format("{}{} ({})", models.empty() ? "" : ", ", model, n);
+            entries += n;
+        }
+        out += fmt::format(
+            "\nNot priced (no price for the model; their cost is \"-\" and left out of the total): {} "
+            "entries: {}\n",
+            entries, models);
+    }
     out += fmt::format(
         "\np50/p95/p99 are estimated from the histogram buckets by linear interpolation, as Prometheus's "
         "histogram_quantile() does.\n");
@@ -292,6 +315,10 @@ std::string format_summary_json(const Summary& s, const SummarySpec& spec) {
     };
     std::string rows;
     for (const auto& r : s.rows) rows += (rows.empty() ? "" : ",\n  ") + row_json(r);
+    std::string unpriced;
+    for (const auto& [model, n] : s.unpriced)
+        unpriced += fmt::format("{}{}:{}", unpriced.empty() ? "" : ",", json_str(model), json_num(n));
+    if (!spec.cost_metric.empty()) unpriced = fmt::format(",\n\"unpriced\":{{{}}}", unpriced);
     std::string skipped;
     for (size_t r = 0; r < s.stats.skipped.size(); ++r)
         skipped +=
@@ -305,10 +332,11 @@ std::string format_summary_json(const Summary& s, const SummarySpec& spec) {
         "\"lines\":{{\"read\":{},\"bytes\":{},\"skipped\":{{{}}},\"without_timestamp\":{},\"invalid_timestamps\":{{{}}}"
         ","
         "\"outside_window\":{}}},\n"
-        "\"quantiles\":\"estimated from histogram buckets by linear interpolation, as histogram_quantile() does\"}}\n",
+        "\"quantiles\":\"estimated from histogram buckets by linear interpolation, as histogram_quantile() "
+        "does\"{}}}\n",
         s.entries ? json_str(iso(s.first_ms)) : "null", s.entries ? json_str(iso(s.last_ms)) : "null", s.entries, rows,
         row_json(s.total), s.stats.lines, s.stats.bytes, skipped, s.stats.entries_without_time, invalid,
-        s.stats.entries_outside_window);
+        s.stats.entries_outside_window, unpriced);
 }
 
 }  // namespace ailog

@@ -22,7 +22,7 @@ struct SummaryRow {
     double p50 = 0, p95 = 0, p99 = 0;  // NaN when there are no observations
     double tokens_in = 0;
     double tokens_out = 0;
-    double cost_usd = 0;  // with a cost metric in the summary
+    double cost_usd = 0;  // with a cost metric in the summary; NaN when some of it was not priced
 };
 
 struct Summary {
@@ -33,6 +33,8 @@ struct Summary {
     uint64_t entries = 0;
     PipelineStats stats;
     uint64_t outside_window = 0;
+    // Entries the cost metric could not price, by model.
+    std::vector<std::pair<std::string, double>> unpriced;
 };
 
 Summary summarize(const MetricStore& store, const SummarySpec& spec, const PipelineStats& stats, double first_ms,

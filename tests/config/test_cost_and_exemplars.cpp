@@ -83,6 +83,8 @@ TEST_CASE("a cost is tokens times the price of the model a label names, cached i
     // A dated snapshot takes its model's price; the longest name wins.
     run.feed(R"({"msg":"done","time":1748779203000,"id":"d","model":"gpt-4o-2024-08-06","usage":{"out":1000}})");
     run.feed(R"({"msg":"done","time":1748779204000,"id":"e","model":"gpt-4o-mini-tts-2025-03-20","usage":{"in":10}})");
+    // Cached tokens without an input count: priced as cached, never below 0.
+    run.feed(R"({"msg":"done","time":1748779204500,"id":"g","model":"gpt-4o-2024-11-20","usage":{"cached":1000}})");
     // No usage: counted, not priced.
     run.feed(R"({"msg":"done","time":1748779205000,"id":"f","model":"gpt-4o"})");
     const std::string text = run.text();
@@ -92,6 +94,7 @@ TEST_CASE("a cost is tokens times the price of the model a label names, cached i
     CHECK(sample(text, "cost_usd_total{model=\"gpt-4o-mini\"}") ==
           doctest::Approx((50 * 0.15 + 5 * 0.60) / 1e6).epsilon(1e-12));
     CHECK(sample(text, "cost_usd_total{model=\"gpt-4o-2024-08-06\"}") == doctest::Approx(1000 * 10 / 1e6));
+    CHECK(sample(text, "cost_usd_total{model=\"gpt-4o-2024-11-20\"}") == doctest::Approx(1000 * 1.25 / 1e6));
     CHECK(sample(text, "cost_usd_total{model=\"gpt-4o-mini-tts-2025-03-20\"}") == doctest::Approx(10 * 0.60 / 1e6));
     CHECK(sample(text, "calls_total{model=\"gpt-4o\"}") == 3);
     CHECK(text.find("ailog_exporter_unpriced_entries_total{") == std::string::npos);

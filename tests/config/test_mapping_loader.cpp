@@ -127,6 +127,7 @@ Mapping expected_executeparse() {
                  "type",
                  "input",
                  "output",
+                 "",
                  ""};
     return m;
 }
