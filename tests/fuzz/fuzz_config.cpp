@@ -32,6 +32,7 @@ void run(const ailog::Mappings& mappings) {
             R"({"message":"executeParse - start","requestId":"a","capability":"c","operation":"o","timestamp":"2025-06-01T12:00:00Z"})",
             R"({"msg":"request completed","reqId":"a","res":{"statusCode":200},"responseTime":1.5,"time":1717243200000,"level":30})",
             R"({"level":"error","message":"x","time":"01/Jun/2025:12:00:00 +0000","meta":{"a":[1,2,{"b":null}]}})",
+            R"({"message":"executeParse - succeeded","requestId":"a","capability":"c","operation":"o","model":"gpt-4o-2024-08-06","result":{"durationMs":12,"usage":{"tokens":{"input":9,"cached":4,"output":3}}},"timestamp":"2025-06-01T12:00:01Z"})",
         }) {
         const size_t length = line.size();
         line.append(simdjson::SIMDJSON_PADDING, ' ');
@@ -40,6 +41,7 @@ void run(const ailog::Mappings& mappings) {
     pipeline.publish();
     std::string out;
     store.render(out);
+    store.render(out, {}, ailog::Exposition::OpenMetrics);
 }
 
 }  // namespace
