@@ -7,11 +7,16 @@ Docker and Grafana are not run. What can be checked without them is:
 promtool on every Prometheus file; the YAML and JSON files parse; every path
 they refer to exists in the repository (container paths mapped back through
 the compose mounts); the dashboard's structure; and, live, the real exporter
-fed a growing log, scraped by the real prometheus binary with the
-repository's configuration and rules, answering every dashboard query and
-every recording rule with data; and README.md's backfill steps run on a
-generated history, after which every model-call query of the dashboard
-answers about that past, with the figures of the log.
+fed a growing log, scraped by the real prometheus binary (exemplar storage
+on) with the repository's configuration and rules, answering every dashboard
+query and every recording rule with data -- with the built-in mapping all
+but the Cost row, whose queries answer empty; with
+examples/executeparse-extended.yml all of them, and every variable has
+values -- holding the exporter's figures (cost included) once the log stops,
+and exemplars of OpenMetrics that each name a call of the log, with its time
+and its figure; and README.md's backfill steps run on a generated history,
+after which every model-call query of the dashboard answers about that past,
+with the figures of the log.
 
 Usage: AILOG_EXPORTER=build/ailog_exporter python3 tests/e2e/test_monitoring.py [test_name ...]
 """
@@ -34,7 +39,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Exporter, binary, free_port, generate, run_tests, wait_until  # noqa: E402
+from harness import ROOT, Exporter, binary, free_port, generate, run_tests, value, wait_until  # noqa: E402
 
 PROM_DIR = os.path.join(ROOT, "prometheus")
 PROM_CONFIG = os.path.join(PROM_DIR, "prometheus.yml")
@@ -49,14 +54,18 @@ DOCKERFILE = os.path.join(ROOT, "Dockerfile")
 DOCKERIGNORE = os.path.join(ROOT, ".dockerignore")
 DOCS = os.path.join(ROOT, "README.md")
 
-# What the dashboard's queries get for Grafana's variables.
+EXTENDED_MAPPING = os.path.join(ROOT, "examples", "executeparse-extended.yml")
+
+# What the dashboard's queries get for Grafana's own variables; its template
+# variables get their "All" value (allValue), as on a dashboard left at All.
 GRAFANA_VARIABLES = {
-    "$capability": ".*",
-    "$operation": ".*",
     "$__rate_interval": "1m",
     "$__range": "1h",
     "$__interval": "15s",
 }
+# The counter that only the extended mapping (examples/executeparse-extended.yml)
+# has: the queries on it answer empty, not in error, with the built-in mapping.
+COST_METRIC = "openai_api_cost_usd_total"
 
 
 def tool(name):
@@ -403,9 +412,22 @@ def dashboard_queries(d):
             for p in all_panels(d) for t in p.get("targets", []) if "expr" in t]
 
 
-def substitute(expr):
-    for k in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
-        expr = expr.replace(k, GRAFANA_VARIABLES[k])
+def all_values(d=None):
+    """{"$name": value} of the dashboard's template variables left at All."""
+    out = {}
+    for v in (d or dashboard())["templating"]["list"]:
+        assert v.get("includeAll") and isinstance(v.get("allValue"), str), \
+            f"${v['name']}: no All value to substitute (includeAll, allValue)"
+        out["$" + v["name"]] = v["allValue"]
+    return out
+
+
+def substitute(expr, selected=None):
+    """expr as Grafana sends it: its own variables, the template variables at
+    All, except those `selected` ({"$name": regex}) gives."""
+    values = {**GRAFANA_VARIABLES, **all_values(), **(selected or {})}
+    for k in sorted(values, key=len, reverse=True):
+        expr = expr.replace(k, values[k])
     assert "$" not in expr, f"unknown Grafana variable in {expr!r}"
     return expr
 
@@ -682,6 +704,10 @@ def test_dockerfile():
             assert rc == 0 and out == pkg, f"{pkg}: not a Debian package on this machine ({out})"
 
 
+# The template variables, in their order; every model-call selector filters on all of them.
+FILTERS = ("capability", "operation", "prompt_version", "model")
+
+
 def test_dashboard_structure():
     d = dashboard()
     assert d["schemaVersion"] == 39 and d["uid"] and d["title"]
@@ -714,8 +740,14 @@ def test_dashboard_structure():
             if x.get("datasource") not in (None, {"type": "prometheus", "uid": ds_uid}):
                 problems.append(f"{t}: target datasource {x.get('datasource')}")
             e = x["expr"]
-            if "openai_api" in e and ('capability=~"$capability"' not in e or 'operation=~"$operation"' not in e):
-                problems.append(f"{t}: {e!r} ignores $capability or $operation")
+            # Every selector of a model-call series filters on every variable:
+            # a series without the label (the built-in mapping has no
+            # prompt_version or model) still matches, since All is ".*".
+            for m in re.finditer(r"(openai_api_\w+)(\{[^}]*\})?", e):
+                matchers = m.group(2) or ""
+                missing = [n for n in FILTERS if f'{n}=~"${n}"' not in matchers]
+                if missing:
+                    problems.append(f"{t}: {m.group(0)!r} ignores {', '.join('$' + n for n in missing)}")
             used = [r for r in recorded if re.search(r"(?<![\w:])" + re.escape(r) + r"(?![\w:])", e)]
             if used:
                 problems.append(f"{t}: reads the recorded series {used}, which backfilled history lacks")
@@ -728,22 +760,96 @@ def test_dashboard_structure():
         if not p.get("description"):
             problems.append(f"{t}: no description")
     variables = {v["name"]: v for v in d["templating"]["list"]}
-    for name in ("capability", "operation"):
+    if list(variables) != list(FILTERS):
+        problems.append(f"variables {list(variables)}, expected {list(FILTERS)}")
+    for name in FILTERS:
         v = variables.get(name)
         if v is None:
             problems.append(f"no ${name} variable")
             continue
         if not (v["type"] == "query" and v["multi"] and v["includeAll"]):
             problems.append(f"${name}: not a multi-value query variable with All")
-        if not v["definition"].startswith("label_values(") or not v["definition"].endswith(f", {name})"):
+        # All must match an absent label (the built-in mapping's series have no
+        # prompt_version or model): ".*" does; Grafana's default, a regex of
+        # the values found, does not, nor does ".+".
+        if v.get("allValue") != ".*":
+            problems.append(f"${name}: allValue {v.get('allValue')!r}, not '.*'")
+        if not re.fullmatch(r"label_values\(openai_api_requests_total(\{[^}]*\})?, " + name + r"\)", v["definition"]):
             problems.append(f"${name}: {v['definition']}")
+        if v["query"].get("query") != v["definition"]:
+            problems.append(f"${name}: query {v['query'].get('query')!r} is not its definition")
         if v.get("datasource") != {"type": "prometheus", "uid": ds_uid}:
             problems.append(f"${name}: datasource {v.get('datasource')}")
-    # The rows in the order the questions come: up, failing, slow, cost, exporter.
+    # The rows in the order the questions come: up, failing, slow, tokens,
+    # cost, exporter.
     rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
-    order = ["up", "failing", "slow", "cost", "exporter"]
+    order = ["up", "failing", "slow", "tokens", "cost", "exporter"]
     if [next((w for w in order if w in r.lower()), None) for r in rows] != order:
         problems.append(f"rows {rows}")
+
+    # Each data panel under the row above it (panels sorted by position).
+    row_of, current = {}, None
+    for p in sorted(d["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
+        if p["type"] == "row":
+            current = p["title"]
+        else:
+            row_of[p["title"]] = current
+    cost_row = next((r for r in rows if "cost" in r.lower()), None)
+
+    def exprs(p):
+        return [x.get("expr", "") for x in p.get("targets", [])]
+
+    # The Cost row: USD per hour, per day, over the time range, by model, by
+    # capability, all in currencyUSD; and the unpriced entries.
+    cost_panels = [p for p in data_panels if any(COST_METRIC in e for e in exprs(p))]
+    for p in cost_panels:
+        if row_of[p["title"]] != cost_row:
+            problems.append(f"{p['title']}: reads {COST_METRIC} outside the Cost row")
+        if p["fieldConfig"]["defaults"].get("unit") != "currencyUSD":
+            problems.append(f"{p['title']}: unit {p['fieldConfig']['defaults'].get('unit')}, not currencyUSD")
+    cost_exprs = [re.sub(r"\s+", " ", e) for p in cost_panels for e in exprs(p)]
+    for what, pattern in (("USD per hour",
+                           r"^sum\(rate\(" + COST_METRIC + r"\{[^}]*\}\[\$__rate_interval\]\)\) \* 3600$"),
+                          ("USD per day", r"^sum\(increase\(" + COST_METRIC + r"\{[^}]*\}\[(1d|24h)\]\)\)$"),
+                          ("USD in the time range", r"^sum\(increase\(" + COST_METRIC + r"\{[^}]*\}\[\$__range\]\)\)$"),
+                          ("cost by model", r"^sum by \(model\) \(rate\(" + COST_METRIC),
+                          ("cost by capability", r"^sum by \(capability\b")):
+        if not any(re.search(pattern, e) for e in cost_exprs):
+            problems.append(f"Cost row: no {what} query")
+    unpriced = [p for p in data_panels if any("ailog_exporter_unpriced_entries_total" in e for e in exprs(p))]
+    if not unpriced:
+        problems.append("no panel shows ailog_exporter_unpriced_entries_total")
+    for p in unpriced:
+        if row_of[p["title"]] != cost_row:
+            problems.append(f"{p['title']}: the unpriced entries belong in the Cost row")
+
+    # Splits by model and by prompt version, with their label in the legend:
+    # requests, and the P95 of durations.
+    for label in ("model", "prompt_version"):
+        for metric in ("openai_api_requests_total", "openai_api_request_duration_ms_bucket"):
+            if not any(re.search(r"\bby \([^)]*\b" + label + r"\b", x["expr"]) and metric in x["expr"]
+                       and "{{" + label + "}}" in x.get("legendFormat", "")
+                       for p in data_panels for x in p.get("targets", []) if "expr" in x):
+                problems.append(f"no panel splits {metric} by {label} (with {{{{{label}}}}} in its legend)")
+
+    # Duration panels show exemplars: every time series panel with a quantile
+    # of the duration buckets has one such target with "exemplar": true (one:
+    # each target that asks draws the same calls again). Only time series
+    # panels draw them.
+    for p in data_panels:
+        flagged = [x for x in p.get("targets", []) if x.get("exemplar")]
+        quantiles = [x for x in p.get("targets", [])
+                     if "histogram_quantile" in x.get("expr", "")
+                     and "openai_api_request_duration_ms_bucket" in x["expr"]]
+        if p["type"] != "timeseries":
+            if flagged:
+                problems.append(f"{p['title']}: exemplars on a {p['type']} panel, which does not draw them")
+            continue
+        if quantiles and len(flagged) != 1:
+            problems.append(f"{p['title']}: {len(flagged)} targets with \"exemplar\": true, expected one")
+        for x in flagged:
+            if x not in quantiles:
+                problems.append(f"{p['title']} {x.get('refId')}: exemplars on a target that is no duration quantile")
     # Seed 000's six panels are all there.
     titles = {p["title"] for p in data_panels}
     for seed_panel in ("Request volume", "Success rate", "Request duration", "Error rate", "Token usage",
@@ -890,7 +996,134 @@ class QueryError(Exception):
     pass
 
 
-def test_live_stack():
+def log_calls(path):
+    """What a winston log (ISO timestamps) says about each call: (ends, first
+    ms, last ms), ends being {requestId: [end entry, ...]} with each end's
+    time (epoch ms), capability, operation, status, promptVersion, logged
+    duration, tokens and its start's time (None when no start was logged);
+    first and last ms span every entry."""
+    starts, ends, stamps = {}, {}, []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(e, dict) or not isinstance(e.get("message"), str) \
+                    or not e["message"].startswith("executeParse - ") or not isinstance(e.get("timestamp"), str):
+                continue
+            try:
+                stamp = datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            ms = (stamp - _EPOCH) // datetime.timedelta(milliseconds=1)
+            stamps.append(ms)
+            msg, rid = e["message"], e.get("requestId")
+            if msg == "executeParse - start":
+                starts.setdefault(rid, ms)
+                continue
+            if msg == "executeParse - succeeded":
+                status = "success"
+            elif msg == "executeParse - failed" or msg.startswith("executeParse - failed "):
+                status = "failure"
+            else:
+                continue
+            result = e.get("result") if isinstance(e.get("result"), dict) else {}
+            usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+            tokens = usage.get("tokens") if isinstance(usage.get("tokens"), dict) else {}
+            ends.setdefault(rid, []).append({
+                "ms": ms, "capability": e.get("capability"), "operation": e.get("operation"), "status": status,
+                "prompt_version": e.get("promptVersion"), "duration": result.get("durationMs"),
+                "tokens": {"input": tokens.get("input"), "output": tokens.get("output")},
+                "start_ms": starts.get(rid)})
+    assert stamps, f"{path}: no executeParse entry"
+    return ends, min(stamps), max(stamps)
+
+
+def check_exemplars(prom, log, extended):
+    """The exemplars Prometheus stored from the exporter's OpenMetrics: each
+    names a call of the log (request_id), at that call's end time, with the
+    figure of that call: for a duration bucket its duration, which lies in
+    the bucket; for requests 1; for tokens its tokens of that type."""
+    ends, first_ms, last_ms = log_calls(log)
+    # An hour either side: an exemplar outside the log's time range is
+    # returned, and reported.
+    start, end = first_ms / 1000 - 3600, max(last_ms / 1000, time.time()) + 3600
+    bounds = sorted(float(s["metric"]["le"])
+                    for s in prom.query("group by (le) (openai_api_request_duration_ms_bucket)"))
+    assert bounds and bounds[-1] == math.inf, bounds
+    problems, counts = [], {}
+
+    def call_of(series, ex):
+        """The end entry the exemplar names, or None (a problem noted)."""
+        rid = ex["labels"].get("request_id")
+        if set(ex["labels"]) != {"request_id"}:
+            problems.append(f"exemplar labels {ex['labels']}, expected request_id alone")
+        ts_ms = round(float(ex["timestamp"]) * 1000)
+        if not first_ms <= ts_ms <= last_ms:
+            problems.append(f"{rid}: exemplar time {ex['timestamp']} outside the log's "
+                            f"{first_ms / 1000}..{last_ms / 1000}")
+        for call in ends.get(rid, []):
+            same = all(series.get(k) == call[k] for k in ("capability", "operation", "status") if k in series)
+            if extended and "prompt_version" in series:
+                same = same and series["prompt_version"] == (call["prompt_version"] or "none")
+            if same and call["ms"] == ts_ms:
+                return call
+        problems.append(f"{series.get('__name__')}{{...}}: exemplar request_id={rid!r} at {ex['timestamp']} is no "
+                        f"end entry of the log with the series' labels and that time")
+        return None
+
+    for name in ("openai_api_request_duration_ms_bucket", "openai_api_requests_total", "openai_api_tokens_total"):
+        data = prom.api("query_exemplars", query=name, start=f"{start:.3f}", end=f"{end:.3f}")
+        n = 0
+        for group in data:
+            series = group["seriesLabels"]
+            for ex in group["exemplars"]:
+                n += 1
+                v = float(ex["value"])
+                call = call_of(series, ex)
+                if name.endswith("_bucket"):
+                    le = float(series["le"])
+                    below = max([b for b in bounds if b < le], default=0.0)
+                    if not below < v <= le and not (below == 0.0 and v == 0.0):
+                        problems.append(f"duration exemplar {v} in the bucket ({below}, {le}]")
+                    if call is None:
+                        continue
+                    want = call["duration"]
+                    if want is None and call["start_ms"] is not None:
+                        want = call["ms"] - call["start_ms"]  # no durationMs logged: the time since its start
+                    if want is None or not math.isclose(v, want, rel_tol=1e-9, abs_tol=1e-9):
+                        problems.append(f"duration exemplar of {ex['labels']['request_id']}: {v}, its log says {want}")
+                elif name == "openai_api_requests_total":
+                    if v != 1:
+                        problems.append(f"request exemplar value {v}, expected 1")
+                elif call is not None and v != call["tokens"].get(series.get("type")):
+                    problems.append(f"{series.get('type')} tokens exemplar of {ex['labels']['request_id']}: {v}, "
+                                    f"its log says {call['tokens'].get(series.get('type'))}")
+        counts[name] = n
+    assert counts["openai_api_request_duration_ms_bucket"] > 0, \
+        f"no exemplar for the duration buckets in Prometheus: {counts}"
+    assert all(counts.values()), f"series without any exemplar in Prometheus: {counts}"
+    assert not problems, f"{len(problems)} exemplar problem(s), the log and the buckets say otherwise:\n" + \
+        "\n".join(problems[:20])
+    return counts
+
+
+def exporter_series(exporter, name):
+    """{labels: value} of one metric, as the exporter serves it (text format)."""
+    return {k[1]: v for k, v in exporter.samples().items() if k[0] == name}
+
+
+def prometheus_series(prom, name, drop=("job", "instance", "service")):
+    return {frozenset((k, v) for k, v in s["metric"].items() if k not in drop and k != "__name__"): float(s["value"][1])
+            for s in prom.query(name)}
+
+
+def live_stack(extended):
+    """The exporter (the built-in mapping, or examples/executeparse-extended.yml)
+    on a growing log, scraped by the real prometheus with the repository's
+    configuration and rules and exemplar storage on; every dashboard query
+    and every recording rule through Prometheus's API."""
     tmp = tempfile.mkdtemp(prefix="ailog-mon-")
     appender = exporter = prom = None
     try:
@@ -900,9 +1133,10 @@ def test_live_stack():
         log = os.path.join(tmp, "app.log")
         appender = Appender(corpus, log, first=3000, batch=100, period=0.25)
         appender.start()
-        exporter = Exporter(["--start-at", "beginning", "--correlation.max-age", "100000d",
-                             "--state.file", os.path.join(tmp, "state.json"), "--state.interval", "1s", log])
-        prom = Prometheus(tmp, exporter.address)
+        mapping = ["--config.file", EXTENDED_MAPPING] if extended else []
+        exporter = Exporter(mapping + ["--start-at", "beginning", "--correlation.max-age", "100000d",
+                                       "--state.file", os.path.join(tmp, "state.json"), "--state.interval", "1s", log])
+        prom = Prometheus(tmp, exporter.address, args=["--enable-feature=exemplar-storage"])
 
         def scraped():
             r = prom.query('count_over_time(up{job="ailog_exporter"}[1m]) >= 3 and up{job="ailog_exporter"} == 1')
@@ -923,8 +1157,14 @@ def test_live_stack():
 
         # Every dashboard query, every recording rule's series and every
         # template variable must have data; polled until a deadline because
-        # rates need two samples and recording rules one evaluation.
-        checks = [(f"panel {title!r} {ref}", substitute(expr)) for title, ref, expr in dashboard_queries(dashboard())]
+        # rates need two samples and recording rules one evaluation. The Cost
+        # row's queries need the extended mapping's counter: with the
+        # built-in mapping they must answer, and answer empty.
+        d = dashboard()
+        queries = [(f"panel {title!r} {ref}", substitute(expr)) for title, ref, expr in dashboard_queries(d)]
+        empty = {w: e for w, e in queries if COST_METRIC in e} if not extended else {}
+        assert extended or empty, f"no dashboard query reads {COST_METRIC}"
+        checks = [(w, e) for w, e in queries if w not in empty]
         checks += [(f"recording rule {r['record']}", r["record"]) for _, r in rules() if "record" in r]
         pending = dict(checks)
         last = {}
@@ -943,18 +1183,96 @@ def test_live_stack():
                 time.sleep(0.5)
         assert not pending, "no data (or NaN) for:\n" + "\n".join(
             f"  {w}: {pending[w]!r} -> {last.get(w)}" for w in pending)
+        for what, expr in empty.items():
+            try:
+                result = prom.query(expr)
+            except QueryError as e:
+                raise AssertionError(f"{what}: {expr!r} fails with the built-in mapping: {e}")
+            assert result == [], f"{what}: {expr!r} has data with the built-in mapping: {result}"
 
-        for v in dashboard()["templating"]["list"]:
+        # The variables: all four have values with the extended mapping; with
+        # the built-in one, prompt_version and model have none (their All, ".*",
+        # matches the absent label).
+        values = {}
+        for v in d["templating"]["list"]:
             m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", v["definition"])
             assert m, v["definition"]
-            values = prom.api(f"label/{m.group(2)}/values", **{"match[]": substitute(m.group(1))})
-            assert values, f"variable ${v['name']}: {v['definition']} has no values"
+            values[v["name"]] = prom.api(f"label/{m.group(2)}/values", **{"match[]": substitute(m.group(1))})
+        without = [] if extended else ["prompt_version", "model"]
+        for name, found in values.items():
+            if name in without:
+                assert found == [], f"${name} has values {found} with the built-in mapping"
+            else:
+                assert found, f"variable ${name} has no values"
+
+        # One model and one prompt version selected: every model-call query
+        # answers, and what it splits by those labels is that model, that
+        # prompt version.
+        if extended:
+            pick = {"model": values["model"][0], "prompt_version": values["prompt_version"][-1]}
+            # As Grafana writes a value into a regex matcher: regex-escaped,
+            # then escaped again for PromQL's double-quoted string.
+            selected = {f"${k}": re.escape(v).replace("\\", "\\\\") for k, v in pick.items()}
+            split = 0
+            for title, ref, expr in dashboard_queries(d):
+                if "openai_api_" not in expr:
+                    continue
+                try:
+                    result = prom.query(substitute(expr, selected))
+                except QueryError as e:
+                    raise AssertionError(f"panel {title!r} {ref} with {pick}: fails: {e}")
+                for s in result:
+                    for k, v in pick.items():
+                        if k in s["metric"]:
+                            split += 1
+                            assert s["metric"][k] == v, f"panel {title!r} {ref} with {pick}: a series of {s['metric']}"
+            assert split, f"no dashboard query splits by model or prompt_version ({pick})"
 
         # A healthy exporter raises none of its own alerts, not even pending.
         active = prom.query('ALERTS{alertname=~"AilogExporter.*"}')
         assert not active, f"exporter alerts active on a healthy exporter: {[a['metric'] for a in active]}"
-        print(f"     {len(checks)} queries answered; exporter read "
-              f"{int(float(prom.query('ailog_exporter_lines_read_total')[0]['value'][1]))} lines")
+
+        # The log stops growing; once Prometheus has scraped everything the
+        # exporter read, Prometheus holds the exporter's figures: the same
+        # series and values (what Prometheus parsed from OpenMetrics, the
+        # test from the text format).
+        appender.stop()
+        with open(log, "rb") as f:
+            lines = f.read().count(b"\n")
+        exporter.wait_for_lines(lines)
+        read = value(exporter.samples(), "ailog_exporter_lines_read_total")
+        wait_until(lambda: prom.query(f"ailog_exporter_lines_read_total == {read}"), timeout=15, interval=0.2,
+                   what=f"a scrape of the exporter's {read} lines read")
+        for name in ["openai_api_requests_total", "openai_api_tokens_total"] + ([COST_METRIC] if extended else []):
+            served, stored = exporter_series(exporter, name), prometheus_series(prom, name)
+            assert served and set(served) == set(stored), \
+                f"{name}: the exporter serves {len(served)} series, Prometheus has {len(stored)}"
+            diff = {k: (served[k], stored[k]) for k in served if served[k] != stored[k]}
+            assert not diff, f"{name}: Prometheus differs from the exporter: {list(diff.items())[:5]}"
+            (total,) = prom.query(f"sum({name})")
+            assert math.isclose(float(total["value"][1]), math.fsum(served.values()), rel_tol=1e-9), \
+                f"sum({name}) in Prometheus {total['value'][1]}, the exporter's sum {math.fsum(served.values())}"
+        if extended:
+            cost = math.fsum(exporter_series(exporter, COST_METRIC).values())
+            assert cost > 0, cost
+
+        # The target is up, its last scrape without error: Prometheus's strict
+        # OpenMetrics parser took the exposition, exemplars and all.
+        targets = [t for t in prom.api("targets")["activeTargets"] if t["labels"].get("job") == "ailog_exporter"]
+        assert [(t["health"], t["lastError"]) for t in targets] == [("up", "")], targets
+        counts = check_exemplars(prom, log, extended)
+        # What Grafana asks for the targets that show exemplars: the target's
+        # own expression, which Prometheus answers with its series' exemplars.
+        flagged = [(title, x["refId"], x["expr"]) for p in all_panels(d) for title in [p["title"]]
+                   for x in p.get("targets", []) if x.get("exemplar")]
+        assert flagged, 'no dashboard target with "exemplar": true'
+        for title, ref, expr in flagged:
+            got = prom.api("query_exemplars", query=substitute(expr), start=f"{time.time() - 3600:.3f}",
+                           end=f"{time.time() + 3600:.3f}")
+            assert sum(len(g["exemplars"]) for g in got), f"panel {title!r} {ref}: no exemplars for {expr!r}"
+        print(f"     {len(checks)} queries answered" + (f", {len(empty)} cost queries empty" if empty else "")
+              + f"; {int(read)} lines read; exemplars " + ", ".join(f"{k} {n}" for k, n in counts.items())
+              + (f"; cost {cost:.4f} USD in Prometheus as in the exporter" if extended else ""))
     finally:
         if appender is not None:
             appender.stop()
@@ -963,6 +1281,18 @@ def test_live_stack():
         if exporter is not None:
             exporter.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_live_stack():
+    """The built-in mapping: every dashboard query but the Cost row's has
+    data; those answer empty, without error."""
+    live_stack(extended=False)
+
+
+def test_live_stack_extended_mapping():
+    """examples/executeparse-extended.yml: every dashboard query has data,
+    the Cost row's too, and the variables prompt_version and model values."""
+    live_stack(extended=True)
 
 
 
@@ -1084,10 +1414,21 @@ def test_backfilled_history():
         assert prom.query('openai_api_requests_total{job="ailog_exporter"}', at=at), \
             'no backfilled series with job="ailog_exporter"'
 
-        # Every model-call query of the dashboard answers, at both instants.
-        queries = [(title, ref, expr) for title, ref, expr in dashboard_queries(dashboard()) if "openai_api_" in expr]
+        # Every model-call query of the dashboard answers, at both instants;
+        # the Cost row's, on the extended mapping's counter, answer empty.
+        queries = [(title, ref, expr) for title, ref, expr in dashboard_queries(dashboard())
+                   if "openai_api_" in expr and COST_METRIC not in expr]
         assert queries, "no dashboard query on openai_api_*"
         problems = []
+        for title, ref, expr in dashboard_queries(dashboard()):
+            if COST_METRIC in expr:
+                try:
+                    result = prom.query(substitute(expr), at=at)
+                except QueryError as e:
+                    problems.append(f"panel {title!r} {ref}: {e}")
+                    continue
+                if result:
+                    problems.append(f"panel {title!r} {ref}: {result} from history without {COST_METRIC}")
         for when in (at, at2):
             for title, ref, expr in queries:
                 try:
@@ -1159,5 +1500,6 @@ if __name__ == "__main__":
         test_dashboard_structure,
         test_docs_cover_everything,
         test_live_stack,
+        test_live_stack_extended_mapping,
         test_backfilled_history,
     ])
