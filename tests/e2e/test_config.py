@@ -4,6 +4,7 @@ file defines or where each mistake is; serve and replay refuse a bad file
 before they start; explain tells what each line becomes."""
 
 import filecmp
+import glob
 import json
 import os
 import re
@@ -76,6 +77,16 @@ def test_check_config_lists_each_metric():
         "updated_by=[succeeded,failed]" in lines, out
     assert "openai_api_requests_in_flight gauge labels=[capability,operation] updated_by=[open starts]" in lines, out
     assert lines[-1].endswith("5 metrics, 3 entry kinds, 9 fields"), out
+
+
+
+def test_every_example_passes_check_config():
+    examples = sorted(glob.glob(os.path.join(ROOT, "examples", "*.yml")))
+    assert len(examples) >= 4, examples
+    for path in examples:
+        r = run("check-config", path)
+        assert r.returncode == 0, f"{path}: {r.stderr.decode()}"
+        assert r.stdout.decode().splitlines()[-1].startswith(f"{path}: "), r.stdout
 
 
 BAD = """message: msg
@@ -179,5 +190,6 @@ def test_explain_tells_what_each_line_becomes():
 
 if __name__ == "__main__":
     run_tests([test_the_example_is_the_built_in_mapping_byte_for_byte,
-               test_serve_with_the_example_serves_and_saves_the_same, test_check_config_lists_each_metric, test_check_config_names_each_mistake_with_its_place,
+               test_serve_with_the_example_serves_and_saves_the_same, test_check_config_lists_each_metric, test_every_example_passes_check_config,
+               test_check_config_names_each_mistake_with_its_place,
                test_serve_and_replay_refuse_a_bad_config_before_starting, test_explain_tells_what_each_line_becomes])
