@@ -173,6 +173,11 @@ struct MetricSpec {
     std::vector<double> buckets;  // histograms: upper bounds, ascending, no +Inf
     std::vector<Rule> rules;
 
+    // The names it takes in an OpenMetrics exposition: its family's (a
+    // counter's without _total) and its samples'. Two metrics of one
+    // exposition share none.
+    std::vector<std::string> exposition_names() const;
+
     bool operator==(const MetricSpec&) const = default;
 };
 
@@ -226,9 +231,10 @@ struct ModelPrice {
 struct PriceTable {
     std::vector<ModelPrice> models;
 
-    // The price of `model`: its own, else that of the longest name it starts
-    // with followed by '-' (a dated snapshot, gpt-4o-2024-08-06, takes
-    // gpt-4o's); nullptr when there is none.
+    // The price of `model`: its own, else, for a dated snapshot, its model's
+    // (gpt-4o-2024-08-06 and claude-opus-4-5-20251101 take gpt-4o's and
+    // claude-opus-4-5's; o3-mini does not take o3's); nullptr when there is
+    // none.
     const ModelPrice* find(std::string_view model) const;
 
     bool operator==(const PriceTable&) const = default;

@@ -15,6 +15,10 @@
 
 namespace ailog {
 
+// The name two metrics would share in an OpenMetrics exposition, if any
+// (a gauge jobs_done and a counter jobs_done_total).
+std::optional<std::string> exposition_clash(const MetricSpec& a, const MetricSpec& b);
+
 class MappingLoader : public YamlReader {
 public:
     using YamlReader::YamlReader;

@@ -296,6 +296,17 @@ void check_unique_names(const Mappings& all, const YAML::Node& nodes, YamlReader
                 if (name.empty()) continue;
                 if (auto [it, added] = metric_of.emplace(name, m.name); !added)
                     reader.error(n["name"], fmt::format("metric {} is also defined by mapping {}", name, it->second));
+                // A name the metric takes in OpenMetrics, taken by a metric of an earlier mapping.
+                const auto spec = std::find_if(m.metrics.begin(), m.metrics.end(),
+                                               [&](const MetricSpec& s) { return s.name == name; });
+                for (size_t j = 0; j + 1 < i && spec != m.metrics.end(); ++j)
+                    for (const auto& other : all[j].metrics)
+                        if (other.name != name)
+                            if (const auto clash = exposition_clash(*spec, other))
+                                reader.error(n["name"],
+                                             fmt::format("metric {} and metric {} of mapping {} would both be named "
+                                                         "{} in OpenMetrics",
+                                                         name, other.name, all[j].name, *clash));
             }
         if (const YAML::Node entries = kv.second["entries"]; entries && entries.IsMap())
             for (const auto& e : entries) {

@@ -26,6 +26,13 @@ LabelSource label_of(LabelSource::Kind kind, int index = -1, std::string constan
 
 }  // namespace
 
+std::optional<std::string> exposition_clash(const MetricSpec& a, const MetricSpec& b) {
+    const auto names = b.exposition_names();
+    for (const auto& n : a.exposition_names())
+        if (std::find(names.begin(), names.end(), n) != names.end()) return n;
+    return std::nullopt;
+}
+
 void MappingLoader::label_hygiene(const YAML::Node& node, LabelSource& l) {
     if (const YAML::Node r = node["replace"]) {
         if (!r.IsSequence() || r.size() == 0)
@@ -221,6 +228,12 @@ void MappingLoader::load_metric(const YAML::Node& node) {
                 } else if (keys(v, "a value", {"field", "else", "factor", "cost"})) {
                     const auto f = text(v, "field");
                     r.value = {ValueSource::Kind::Field, f ? field_index(v["field"], *f, FieldType::Number) : -1, 1};
+                    if (const int fi = r.value.field;
+                        fi >= 0 && spec.type != MetricType::Gauge && !m_.fields[static_cast<size_t>(fi)].non_negative)
+                        error(v["field"],
+                              fmt::format("{} only adds up: give field {} non_negative: true (a value below "
+                                          "0 would make it go down, which a scraper refuses)",
+                                          spec.name, *f));
                     if (const YAML::Node factor = v["factor"]) {
                         const auto x = number(factor, std::string_view("factor"));
                         if (x && !(*x > 0)) error(factor, "factor must be above 0");
@@ -245,6 +258,11 @@ void MappingLoader::load_metric(const YAML::Node& node) {
                 spec.rules.push_back(std::move(r));
             }
     }
+    for (const auto& other : m_.metrics)
+        if (other.name != spec.name)
+            if (const auto clash = exposition_clash(spec, other))
+                error(name_node, fmt::format("metric {} and metric {} would both be named {} in OpenMetrics", spec.name,
+                                             other.name, *clash));
     m_.metrics.push_back(std::move(spec));
 }
 
@@ -258,8 +276,11 @@ ValueSource MappingLoader::cost_value(const YAML::Node& v, const MetricSpec& spe
     static constexpr const char* kTokens[] = {"input", "cached_input", "output"};
     for (size_t i = 0; i < 3; ++i)
         if (const YAML::Node f = c[kTokens[i]])
-            if (const auto name = text(f, std::string_view(kTokens[i])))
+            if (const auto name = text(f, std::string_view(kTokens[i]))) {
                 value.tokens[i] = field_index(f, *name, FieldType::Number);
+                if (value.tokens[i] >= 0 && !m_.fields[static_cast<size_t>(value.tokens[i])].non_negative)
+                    error(f, fmt::format("a cost only adds up: give field {} non_negative: true", *name));
+            }
     if (!c["input"] && !c["cached_input"] && !c["output"])
         error(c, "a cost needs the fields of its tokens: input, cached_input, output");
     const std::string label = c["model_label"] ? text(c, "model_label").value_or("") : "model";

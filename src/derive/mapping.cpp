@@ -118,15 +118,36 @@ std::optional<std::string> Mapping::validate() const {
     return std::nullopt;
 }
 
+std::vector<std::string> MetricSpec::exposition_names() const {
+    if (type == MetricType::Histogram) return {name, name + "_bucket", name + "_count", name + "_sum"};
+    if (type == MetricType::Counter && name.ends_with("_total"))
+        return {name.substr(0, name.size() - std::string_view("_total").size()), name};
+    return {name};
+}
+
+namespace {
+
+// "-2024-08-06" (OpenAI's snapshots) or "-20251101" (Anthropic's).
+bool is_date_suffix(std::string_view s) {
+    auto digits = [&](size_t from, size_t n) {
+        for (size_t i = from; i < from + n; ++i)
+            if (s[i] < '0' || s[i] > '9') return false;
+        return true;
+    };
+    if (s.size() == 11)
+        return s[0] == '-' && digits(1, 4) && s[5] == '-' && digits(6, 2) && s[8] == '-' && digits(9, 2);
+    return s.size() == 9 && s[0] == '-' && digits(1, 8);
+}
+
+}  // namespace
+
 const ModelPrice* PriceTable::find(std::string_view model) const {
-    const ModelPrice* best = nullptr;
-    for (const auto& p : models) {
+    for (const auto& p : models)
         if (p.model == model) return &p;
-        if (model.size() > p.model.size() && model.starts_with(p.model) && model[p.model.size()] == '-' &&
-            (best == nullptr || p.model.size() > best->model.size()))
-            best = &p;
-    }
-    return best;
+    for (const auto& p : models)
+        if (model.size() > p.model.size() && model.starts_with(p.model) && is_date_suffix(model.substr(p.model.size())))
+            return &p;
+    return nullptr;
 }
 
 std::vector<std::pair<int, int>> Mapping::limited_labels() const {

@@ -226,9 +226,8 @@ void MetricStore::set_exemplars(int family, std::string label) {
     Family& f = *families_[static_cast<size_t>(family)];
     if (f.exemplar_label == label) return;
     auto lock = this->lock();
-    const bool had = !f.exemplar_label.empty();
     f.exemplar_label = std::move(label);
-    if (had == !f.exemplar_label.empty()) return;  // renamed: the exemplars stay
+    // Fresh slots: an id kept under another label may be another field's.
     const size_t n = exemplar_slots(f);
     for (auto& s : f.series) s->exemplars = n > 0 ? std::make_unique<Exemplar[]>(n) : nullptr;
 }

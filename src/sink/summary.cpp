@@ -32,14 +32,12 @@ const MetricStore::Family* family(const MetricStore& store, const std::string& n
 Key key_without(const MetricStore::Family& f, const Series& s, const std::string& skip_label, std::string* skipped,
                 const std::vector<std::string>& keep) {
     Key k;
-    for (size_t i = 0; i < f.label_names.size(); ++i) {
-        if (f.label_names[i] == skip_label) {
-            if (skipped != nullptr) *skipped = s.label_values[i];
-            continue;
-        }
-        if (std::find(keep.begin(), keep.end(), f.label_names[i]) != keep.end())
-            k.emplace_back(f.label_names[i], s.label_values[i]);
-    }
+    for (size_t i = 0; i < f.label_names.size(); ++i)
+        if (f.label_names[i] == skip_label && skipped != nullptr) *skipped = s.label_values[i];
+    // In the order of `keep`, whatever the family's: one group, one key.
+    for (const auto& name : keep)
+        for (size_t i = 0; i < f.label_names.size(); ++i)
+            if (f.label_names[i] == name) k.emplace_back(name, s.label_values[i]);
     return k;
 }
 
@@ -230,7 +228,7 @@ std::string format_summary_table(const Summary& s, const SummarySpec& spec) {
         cells.push_back(num(r.p99, 1));
         cells.push_back(num(r.tokens_in, 0));
         cells.push_back(num(r.tokens_out, 0));
-        if (cost) cells.push_back(num(r.cost_usd, 4));
+        if (cost) cells.push_back(num(r.cost_usd, 6));
         return cells;
     };
     for (const auto& r : s.rows) rows.push_back(row_cells(r, false));

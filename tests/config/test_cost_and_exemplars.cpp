@@ -20,10 +20,10 @@ fields:
   id: {path: id}
   capability: {path: capability}
   model: {path: model}
-  in: {path: usage.in, type: number}
-  cached: {path: usage.cached, type: number}
-  out: {path: usage.out, type: number}
-  ms: {path: ms, type: number}
+  in: {path: usage.in, type: number, non_negative: true}
+  cached: {path: usage.cached, type: number, non_negative: true}
+  out: {path: usage.out, type: number, non_negative: true}
+  ms: {path: ms, type: number, non_negative: true}
 entries:
   done: {message: done}
 classifiers:
@@ -112,7 +112,12 @@ TEST_CASE("a model without a price is counted, never priced at 0") {
     CHECK(sample(text, "ailog_exporter_unpriced_entries_total{metric=\"cost_usd_total\",model=\"unlisted-model\"}") ==
           1);
     CHECK(sample(text, "ailog_exporter_unpriced_entries_total{metric=\"cost_usd_total\",model=\"o9\"}") == 2);
-    // gpt-4 is not gpt-4o: a prefix counts only up to a '-'.
+    // A variant that is no dated snapshot is not its base model: gpt-4o-audio-preview is not gpt-4o.
+    run.feed(R"({"msg":"done","time":1748779204000,"id":"e","model":"gpt-4o-audio-preview","usage":{"in":10}})");
+    CHECK(sample(run.text(),
+                 "ailog_exporter_unpriced_entries_total{metric=\"cost_usd_total\",model=\"gpt-4o-audio-"
+                 "preview\"}") == 1);
+    // gpt-4 is not gpt-4o.
     CHECK(sample(text, "ailog_exporter_unpriced_entries_total{metric=\"cost_usd_total\",model=\"gpt-4\"}") == 1);
     CHECK(sample(text, "calls_total{model=\"o9\"}") == 2);
 }
@@ -179,6 +184,18 @@ TEST_CASE("the mistakes of prices, costs, defaults and exemplars") {
     no_prices.erase(no_prices.find("prices:"), no_prices.find("metrics:") - no_prices.find("prices:"));
     CHECK(first_problem(no_prices) ==
           "t.yml:26:23: a cost needs the mapping's prices: USD per million tokens by model");
+    CHECK(first_problem(with("ms: {path: ms, type: number, non_negative: true}", "ms: {path: ms, type: number}"))
+              .starts_with("t.yml:44:24: duration_ms only adds up: give field ms non_negative: true"));
+    CHECK(first_problem(with("exemplars:",
+                             "  - {name: calls, type: gauge, labels: []}\n  - {name: duration_ms_count, "
+                             "type: gauge, labels: []}\nexemplars:")) ==
+          "t.yml:45:12: metric calls and metric calls_total would both be named calls in OpenMetrics");
+    CHECK(test::problems_of(with("exemplars:",
+                                 "  - {name: calls, type: gauge, labels: []}\n  - {name: "
+                                 "duration_ms_count, type: gauge, labels: []}\nexemplars:"))
+              .at(1) ==
+          "t.yml:46:12: metric duration_ms_count and metric duration_ms would both be named "
+          "duration_ms_count in OpenMetrics");
     CHECK(first_problem(with("  field: id\n", "  field: ms\n")) ==
           "t.yml:46:10: field ms is a number; a string is needed here");
     CHECK(first_problem(with("  field: id\n", "  field: id\n  label: __id\n"))

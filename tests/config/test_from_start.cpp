@@ -21,7 +21,7 @@ fields:
   method: {path: req.method}
   url: {path: req.url}
   status: {path: res.statusCode, type: number}
-  ms: {path: responseTime, type: number}
+  ms: {path: responseTime, type: number, non_negative: true}
 entries:
   incoming: {message: incoming request, role: start}
   completed: {message: request completed}

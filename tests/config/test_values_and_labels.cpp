@@ -21,7 +21,7 @@ time: time
 fields:
   method: {path: req.method}
   route: {path: req.route}
-  ms: {path: responseTime, type: number}
+  ms: {path: responseTime, type: number, non_negative: true}
 entries:
   done: {message: request completed, outcome: done}
 classifiers:

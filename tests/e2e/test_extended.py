@@ -19,6 +19,7 @@ import datetime
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -87,15 +88,12 @@ class Mapping:
         return self.error_otherwise
 
     def price(self, model):
-        """The model's prices, else those of the longest table name it starts
-        with followed by '-' (a dated snapshot), else None."""
+        """The model's prices, else, for a dated snapshot (-YYYY-MM-DD or
+        -YYYYMMDD after a table name), its model's, else None."""
         if model in self.prices:
             return self.prices[model]
-        best = None
-        for name in self.prices:
-            if model.startswith(name + "-") and (best is None or len(name) > len(best)):
-                best = name
-        return None if best is None else self.prices[best]
+        m = re.fullmatch(r"(.+)-(\d{4}-\d{2}-\d{2}|\d{8})", model)
+        return self.prices.get(m.group(1)) if m else None
 
 
 # ---------------------------------------------------------------------------
@@ -325,9 +323,13 @@ def hand_written_lines(after_ms):
     # The top-level model wins over the usage's.
     entry("succeeded", "h7", "classify-intent", 5000, model="gpt-4.1",
           result={"durationMs": 2500, "usage": usage(10000, 2000, model="gpt-4o-mini")})
-    # result.model, a snapshot of a table name without a date; output tokens only.
+    # result.model, a variant of a table name that is no dated snapshot (o3-pro
+    # is not o3): unpriced; output tokens only.
     entry("succeeded", "h8", "plan-day", 5100, pv="v3", result={"model": "o3-pro", "durationMs": 5000.25,
                                                                 "usage": usage(None, 500)})
+    # A dated snapshot in Anthropic's form.
+    entry("succeeded", "h8b", "plan-day", 5150, pv="v3", model="claude-opus-4-5-20251101",
+          result={"durationMs": 800, "usage": usage(100, 50)})
     # Priced at 0: a cost series of 0, not unpriced.
     entry("succeeded", "h9", "summarize", 5200, model="llama3.1", result={"durationMs": 7, "usage": usage(3000, 700)})
     # The longest table name before the date: gpt-4o-mini, not gpt-4o.
@@ -415,6 +417,8 @@ def check_extended(samples, log, truth):
               "llama3.1", "o3-pro", "gpt-4.1-mini-2025-04-14"):
         assert m in served, (m, served)
     assert value(samples, UNPRICED, metric=COST, model="mystery-model") == 2
+    assert value(samples, UNPRICED, metric=COST, model="o3-pro") == 1
+    assert value(samples, COST, capability="plan-day", operation=HAND, model="claude-opus-4-5-20251101") > 0
     assert value(samples, REQUESTS, capability="translate", operation=HAND, status="success", prompt_version="none",
                  model=truth.m.default_otherwise) == 1
     # Summed over prompt_version and model, the generated calls are seed 000's figures.
@@ -519,11 +523,14 @@ def test_replay_summary_costs_by_capability_operation_and_model():
             row = rows[key]
             if row["requests"] != requests:
                 problems.append(f"{key}: requests {row['requests']}, expected {requests}")
-            # A row without a priced entry has no cost to add (0 or none).
+            # The cost of a model without a price is unknown (null), never 0;
+            # a row of priced calls without usage costs 0.
             got = row.get("cost_usd")
-            want = 0.0 if cost is None else cost
-            if got is None and cost is None:
+            if key[2] in truth.unpriced:
+                if got is not None:
+                    problems.append(f"{key}: cost_usd {got}, expected null (unpriced model)")
                 continue
+            want = 0.0 if cost is None else cost
             if got is None or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-15):
                 problems.append(f"{key}: cost_usd {got}, expected {want}")
         assert not problems, "\n".join(problems[:30])
@@ -533,6 +540,22 @@ def test_replay_summary_costs_by_capability_operation_and_model():
                             rel_tol=1e-12)
         assert summary["total"]["requests"] == sum(r for r, _ in truth.rows.values())
         assert total > 0
+        assert summary["unpriced"] == dict(truth.unpriced), (summary["unpriced"], truth.unpriced)
+
+        # The table: a cost column, "-" for an unpriced model, the unpriced entries named below.
+        table = replay(path, "--config.file", EXTENDED, output="summary")
+        lines = table.splitlines()
+        header = next(line for line in lines if line.startswith("capability"))
+        assert header.split()[-2:] == ["cost", "USD"], header
+        unpriced_rows = [line for line in lines if len(line.split()) > 3 and line.split()[2] in truth.unpriced]
+        assert len(unpriced_rows) >= 2, lines
+        for line in unpriced_rows:
+            assert line.split()[-1] == "-", line
+        total_line = next(line for line in lines if line.startswith("TOTAL"))
+        assert math.isclose(float(total_line.split()[-1]), total, abs_tol=1e-6), total_line
+        note = next(line for line in lines if line.startswith("Not priced"))
+        for model, n in truth.unpriced.items():
+            assert f"{model} ({n})" in note, note
 
 
 def test_the_built_in_mapping_is_seed_000s():
