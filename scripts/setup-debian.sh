@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(meson ninja-build cmake pkg-config g++ libcli11-dev libsimdjson-dev libspdlog-dev libfmt-dev
           libmicrohttpd-dev libgnutls28-dev libcrypt-dev prometheus-cpp-dev doctest-dev zlib1g-dev libhowardhinnant-date-dev libyaml-cpp-dev libre2-dev tzdata
-          prometheus curl openssl python3 python3-prometheus-client python3-yaml clang libclang-rt-14-dev)
+          prometheus victoria-metrics curl openssl python3 python3-prometheus-client python3-yaml clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
