@@ -40,10 +40,7 @@ Deriver::Deriver(const Mapping& mapping, MetricStore& store, CorrelationTable::L
             for (int k = 0; k < static_cast<int>(mapping.kinds.size()); ++k)
                 if (rule.entries & kind_bit(k))
                     rules_by_kind_[static_cast<size_t>(k)].push_back(
-                        {mi, &rule,
-                         mapping.exemplars.field >= 0 &&
-                             mapping.metrics[static_cast<size_t>(mi)].type != MetricType::Gauge,
-                         std::make_unique<SeriesCache>(), limits_of(mi, rule.labels)});
+                        {mi, &rule, std::make_unique<SeriesCache>(), limits_of(mi, rule.labels)});
     }
     in_flight_limit_of_ = limits_of(mapping.correlation.in_flight_metric, mapping.correlation.in_flight_labels);
     stats_.entries.assign(mapping.kinds.size(), 0);
@@ -379,7 +376,8 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             MetricStore::set(*s, value);
         else
             MetricStore::add(*s, rule.op == GaugeOp::Dec ? -value : value);
-        if (cr.exemplars && exemplar_id->present && s->exemplars)
+        // The store gives a series exemplar slots when its family keeps them.
+        if (exemplar_id != nullptr && exemplar_id->present && s->exemplars)
             s->exemplars[slot].record(exemplar_id->str, value, time_ms / 1000.0);
     }
     release_carry(carry);

@@ -132,7 +132,6 @@ private:
     struct CompiledRule {
         int metric;  // index in mapping.metrics
         const Rule* rule;
-        bool exemplars;  // the series has exemplars to keep
         std::unique_ptr<SeriesCache> cache;
         std::vector<int> limit_of;  // per label: its index in limits_, or -1
     };
