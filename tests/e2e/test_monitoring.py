@@ -379,7 +379,9 @@ def load_yaml(path):
 
 
 def yaml_files():
-    files = [COMPOSE, PROM_CONFIG, DATASOURCES, DASHBOARD_PROVIDERS] + RULE_FILES + RULE_TESTS
+    # prometheus/*.yml: prometheus.yml and kubernetes.yml (promtool checks the latter in test_kubernetes.py).
+    files = [COMPOSE, DATASOURCES, DASHBOARD_PROVIDERS] + glob.glob(os.path.join(PROM_DIR, "*.yml"))
+    files += RULE_FILES + RULE_TESTS
     files += glob.glob(os.path.join(GRAFANA_DIR, "provisioning", "**", "*.y*ml"), recursive=True)
     return sorted(set(files))
 
