@@ -163,12 +163,16 @@ void add_replay_options(CLI::App& replay, ReplayFlags& o) {
                     "NAME=VALUE: a constant label on every replayed series, e.g. the job and instance of the live "
                     "scrape (repeatable)")
         ->type_name("NAME=VALUE");
-    replay.add_option("--from", o.from, "Only entries at or after this time (RFC 3339, or relative: -7d)")
+    replay
+        .add_option("--from", o.from,
+                    "Only entries at or after this time (RFC 3339, or relative: -7d). The open starts of the "
+                    "--correlation.max-age before it are followed, so that ends inside find their starts")
         ->type_name("TIME");
     replay
         .add_option("--to", o.to,
-                    "Only entries at or before this time (RFC 3339, or relative: -1h). Entries later than the "
-                    "replay's start are invalid (future) unless this is later")
+                    "Only entries before this time (RFC 3339, or relative: -1h): replays with --to T and --from T "
+                    "meet without a gap or an overlap. Entries later than the replay's start are invalid (future) "
+                    "unless this is later")
         ->type_name("TIME");
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay
@@ -288,7 +292,7 @@ std::optional<std::string> to_settings(const ReplayFlags& f, double now_ms, Repl
     };
     if (auto e = to_time("--from", f.from, s.from_ms)) return e;
     if (auto e = to_time("--to", f.to, s.to_ms)) return e;
-    if (s.from_ms && s.to_ms && *s.from_ms > *s.to_ms) return "--from is after --to";
+    if (s.from_ms && s.to_ms && *s.from_ms >= *s.to_ms) return "--from is not before --to";
     s.quiet = f.quiet;
     s.threads = f.threads;
     return std::nullopt;

@@ -16,6 +16,7 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
+#include "common/fd_limit.hpp"
 #include "common/log.hpp"
 #include "replay/replay.hpp"
 #include "sink/openmetrics_writer.hpp"
@@ -97,6 +98,7 @@ int run_replay(const ReplaySettings& o) {
         return startup_error(e.what());
     }
     if (sets.empty()) return startup_error("no log file to read: every PATH is empty");
+    raise_fd_limit();
 
     std::FILE* out = stdout;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out_file(nullptr, &std::fclose);

@@ -6,7 +6,6 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +21,7 @@
 #include "ailog/clock.hpp"
 #include "ailog/mapping.hpp"
 #include "ailog/metric_store.hpp"
+#include "common/fd_limit.hpp"
 #include "common/log.hpp"
 #include "config/mapping_loader.hpp"
 #include "pipeline/pipeline.hpp"
@@ -33,16 +33,6 @@
 
 namespace ailog::cli {
 namespace {
-
-// Thousands of files need thousands of descriptors: use the hard limit.
-void raise_fd_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
-    const rlim_t before = rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-        spdlog::debug("raised the open file limit from {} to {}", before, rl.rlim_cur);
-}
 
 // The state file's contents, or nothing (absent, or unusable and set aside).
 std::optional<State> load_state(const std::string& path) {

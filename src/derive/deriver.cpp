@@ -239,7 +239,7 @@ void Deriver::release_in_flight(const CorrelationTable::Entry& e) {
 void Deriver::evicted(const CorrelationTable::Entry& e, EvictReason r) {
     release_in_flight(e);
     release_carry(e.carry);
-    ++stats_.evicted[static_cast<size_t>(r)];
+    if (counting_) ++stats_.evicted[static_cast<size_t>(r)];
 }
 
 uint32_t Deriver::open_input(std::string_view name) {
@@ -281,7 +281,7 @@ void Deriver::release_closed_inputs() {
 void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read_ms) {
     const int kind = ev.kind;
     const EntryKind& ek = mapping_.kinds[static_cast<size_t>(kind)];
-    ++stats_.entries[static_cast<size_t>(kind)];
+    if (counting_) ++stats_.entries[static_cast<size_t>(kind)];
 
     const CorrelationSpec& corr = mapping_.correlation;
     const FieldValue* key = corr.key_field >= 0 ? &ev.fields[static_cast<size_t>(corr.key_field)] : nullptr;
@@ -320,9 +320,13 @@ void Deriver::apply(const Event& ev, uint32_t input, double time_ms, double read
             // A duration needs both times on one clock.
             correlated_ms = time_ms - start.start_ms;
             correlated = start.log_time == log_time;
-        } else {
+        } else if (counting_) {
             ++stats_.unmatched[static_cast<size_t>(kind)];
         }
+    }
+    if (!counting_) {
+        release_carry(carry);
+        return;
     }
 
     const Event& e = with_start_values(ev, carry);

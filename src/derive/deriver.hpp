@@ -68,6 +68,16 @@ public:
     // Derives one entry of `input`, timestamped `time_ms` (on the input's
     // clock) and read at `read_ms` (wall time live, log time in a replay).
     void apply(const Event& ev, uint32_t input, double time_ms, double read_ms);
+    // An entry just before a replayed window: only the open starts follow
+    // it (remembered, answered, aged out, in flight), so that the window's
+    // ends find the starts before it; it is counted nowhere.
+    void lead_in(const Event& ev, uint32_t input, double time_ms, double read_ms) {
+        counting_ = false;
+        apply(ev, input, time_ms, read_ms);
+        counting_ = true;
+    }
+    // The age limit of open starts.
+    double max_age_ms() const { return table_.limits().max_age_ms; }
     // Forgets starts read before read_now_ms minus the age limit.
     void expire_read(double read_now_ms);
 
@@ -192,6 +202,7 @@ private:
     Event carried_event_;
     SeriesCache in_flight_cache_;
     DeriveStats stats_;
+    bool counting_ = true;  // false: lead_in()
 };
 
 }  // namespace ailog

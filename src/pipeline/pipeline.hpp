@@ -4,6 +4,7 @@
 // published with them.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <span>
@@ -70,6 +71,17 @@ public:
         const double read_ms = options_.live ? read_clock_ms_ : replay_clock_.advance(time_ms);
         derivers_[e.mapping]->apply(e, input, time_ms, read_ms);
         stats_.last_entry_ms = time_ms;
+    }
+    // An entry before a replayed window, for the open starts only (Deriver::lead_in).
+    void lead_in(const Event& e, uint32_t input, double time_ms) {
+        derivers_[e.mapping]->lead_in(e, input, time_ms, replay_clock_.advance(time_ms));
+    }
+    // The longest age limit of open starts of the mappings: how far before a
+    // window its lead-in reaches.
+    double longest_max_age_ms() const {
+        double ms = 0;
+        for (const auto& d : derivers_) ms = std::max(ms, d->max_age_ms());
+        return ms;
     }
     // Makes every count visible to scrapes.
     void publish();

@@ -4,21 +4,47 @@
 namespace ailog {
 namespace {
 
-// Decodes on the calling thread.
+// Decodes on the calling thread. Its reader and decoder exist from the first
+// entry asked for to the end of the set.
 class DirectStream final : public EntryStream {
 public:
     DirectStream(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock,
                  const DecodeOptions& options, PipelineStats& stats)
-        : reader_(set, options.max_line_bytes),
-          decoder_(mappings, clock, options, stats),
-          several_(mappings.size() > 1) {
-        source_ = decoder_.open_source(set.name);
-    }
+        : set_(set), mappings_(mappings), clock_(clock), options_(options), stats_(stats) {}
 
     bool next() override {
-        std::string_view line;
-        size_t cap = 0;
         head = nullptr;
+        if (ended_) return false;
+        if (!io_) {
+            io_ = std::make_unique<Io>(set_, mappings_, clock_, options_, stats_);
+            io_->source = io_->decoder.open_source(set_.name);
+        }
+        if (next_entry()) return true;
+        bytes_ = io_->reader.bytes_read();
+        read_errors_ = io_->reader.read_errors();
+        disk_bytes_ = io_->reader.disk_bytes_done();
+        io_.reset();
+        pending_ = {};
+        ended_ = true;
+        return false;
+    }
+    uint64_t disk_bytes_done() const override { return io_ ? io_->reader.disk_bytes_done() : disk_bytes_; }
+    void add_totals(PipelineStats& stats) const override {
+        stats.bytes += bytes_;
+        stats.read_errors += read_errors_;
+    }
+
+private:
+    struct Io {
+        Io(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock, const DecodeOptions& options,
+           PipelineStats& stats)
+            : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {}
+        SetReader reader;
+        LineDecoder decoder;
+        int source = -1;
+    };
+
+    bool next_entry() {
         // A line that is an entry of several mappings: its entries one by one.
         if (++pending_pos_ < pending_.size()) {
             head = &pending_[pending_pos_];
@@ -26,10 +52,13 @@ public:
         }
         pending_.clear();
         pending_pos_ = 0;
-        while (next_line(reader_, decoder_, source_, line, cap)) {
+        const bool several = mappings_.size() > 1;
+        std::string_view line;
+        size_t cap = 0;
+        while (next_line(io_->reader, io_->decoder, io_->source, line, cap)) {
             // The decoder's event is decoded again by each mapping: copied when there are several.
-            decoder_.decode(source_, line, cap, [&](const Event& e) {
-                if (several_)
+            io_->decoder.decode(io_->source, line, cap, [&](const Event& e) {
+                if (several)
                     pending_.push_back(e);
                 else
                     head = &e;
@@ -39,18 +68,16 @@ public:
         }
         return false;
     }
-    uint64_t disk_bytes_done() const override { return reader_.disk_bytes_done(); }
-    void add_totals(PipelineStats& stats) const override {
-        stats.bytes += reader_.bytes_read();
-        stats.read_errors += reader_.read_errors();
-    }
 
-private:
-    SetReader reader_;
-    LineDecoder decoder_;
-    int source_ = -1;
-    bool several_;
-    std::vector<Event> pending_;  // several mappings: the entries of the last line
+    const RotatedSet& set_;
+    std::span<const Mapping> mappings_;
+    const Clock& clock_;
+    DecodeOptions options_;
+    PipelineStats& stats_;
+    std::unique_ptr<Io> io_;
+    bool ended_ = false;
+    uint64_t bytes_ = 0, read_errors_ = 0, disk_bytes_ = 0;  // at the end
+    std::vector<Event> pending_;                             // several mappings: the entries of the last line
     size_t pending_pos_ = 0;
 };
 

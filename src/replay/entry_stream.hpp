@@ -58,6 +58,12 @@ std::vector<std::unique_ptr<EntryStream>> make_entry_streams(unsigned threads, c
                                                              std::span<const Mapping> mappings, const Clock& clock,
                                                              const DecodeOptions& options, PipelineStats& stats);
 
+// The time of each set's first entry, read by one decoder set after set:
+// -infinity where it was not found within the first lines (the set starts
+// at once), +infinity for a set without entries (it is read last).
+std::vector<double> first_entry_times(const std::vector<RotatedSet>& sets, std::span<const Mapping> mappings,
+                                      const Clock& clock, const DecodeOptions& options);
+
 // The decoder counts of a stream decoded on other threads, added to the
 // pipeline's at its end.
 void add_decoder_counts(PipelineStats& to, const PipelineStats& from);

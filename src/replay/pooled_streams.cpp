@@ -25,28 +25,39 @@ namespace {
 class DecodePool {
 public:
     struct alignas(kCacheLine) Lane {
-        Lane(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock, const DecodeOptions& options)
-            : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {
-            source = decoder.open_source(set.name);
-            for (int i = 0; i < kBatches; ++i) free.push_back(std::make_unique<EventBatch>(mappings, kBatchEvents));
-        }
-        // Used by one thread at a time: the one that set `busy`.
+        explicit Lane(const RotatedSet& set) : set(set) {}
+        const RotatedSet& set;
+        // Its reader and decoder, from the merge's first call of next() to
+        // the end of the set; used by one thread at a time: the one that
+        // set `busy`.
+        struct Io {
+            Io(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock,
+               const DecodeOptions& options, PipelineStats& stats)
+                : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {
+                source = decoder.open_source(set.name);
+            }
+            SetReader reader;
+            LineDecoder decoder;
+            int source = -1;
+        };
+        std::unique_ptr<Io> io;
         PipelineStats stats;
-        SetReader reader;
-        LineDecoder decoder;
-        int source = -1;
+        uint64_t bytes_read = 0;  // at the end
+        uint64_t read_errors = 0;
         std::atomic<uint64_t> progress{0};
         // Under the pool's mutex.
         std::deque<std::unique_ptr<EventBatch>> full;  // decoded, in file order
         std::vector<std::unique_ptr<EventBatch>> free;
+        bool started = false;
         bool busy = false;  // a thread is decoding the lane
         unsigned last = 0;  // the thread that decoded it last (0: the merging thread)
         bool done = false;  // the set has ended: nothing more than `full`
     };
 
     DecodePool(unsigned workers, const std::vector<RotatedSet>& sets, std::span<const Mapping> mappings,
-               const Clock& clock, const DecodeOptions& options) {
-        for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set, mappings, clock, options));
+               const Clock& clock, const DecodeOptions& options)
+        : mappings_(mappings), clock_(clock), options_(options) {
+        for (const auto& set : sets) lanes_.push_back(std::make_unique<Lane>(set));
         for (unsigned w = 1; w <= workers; ++w) threads_.emplace_back([this, w] { work(w); });
     }
     ~DecodePool() {
@@ -64,6 +75,7 @@ public:
     // lane's next batch, or null at the end of its set.
     std::unique_ptr<EventBatch> next(Lane& lane, std::unique_ptr<EventBatch> used) {
         std::unique_lock<std::mutex> lock(mutex_);
+        if (!lane.started) start(lane);
         if (used) {
             lane.free.push_back(std::move(used));
             if (idle_workers_ > 0 && !lane.busy && !lane.done) work_cv_.notify_one();
@@ -74,7 +86,10 @@ public:
                 lane.full.pop_front();
                 return b;
             }
-            if (lane.done) return nullptr;
+            if (lane.done) {
+                finish(lane);
+                return nullptr;
+            }
             if (!lane.busy && !lane.free.empty()) {
                 decode_batch(lane, lock, kMerge);
                 continue;
@@ -95,6 +110,24 @@ private:
     static constexpr size_t kBatchEvents = 512;          // about 80 KB: twelve per set in memory
     static constexpr size_t kBatchArenaBytes = 1 << 20;  // or fewer entries with long strings
     static constexpr unsigned kMerge = 0;                // the merging thread; workers are 1 to n
+
+    // A lane joins the ones decoded with its reader, decoder and batches.
+    void start(Lane& lane) {
+        lane.started = true;
+        lane.io = std::make_unique<Lane::Io>(lane.set, mappings_, clock_, options_, lane.stats);
+        for (int i = 0; i < kBatches; ++i) lane.free.push_back(std::make_unique<EventBatch>(mappings_, kBatchEvents));
+        active_.push_back(&lane);
+        if (idle_workers_ > 0) work_cv_.notify_one();
+    }
+    // An ended lane, all its batches merged, gives its memory back.
+    void finish(Lane& lane) {
+        if (!lane.io) return;
+        lane.bytes_read = lane.io->reader.bytes_read();
+        lane.read_errors = lane.io->reader.read_errors();
+        lane.io.reset();
+        lane.free.clear();
+        std::erase(active_, &lane);
+    }
 
     // Decodes a batch of `lane`, which no one is decoding and which has a
     // free batch, on thread `me`; `lock` is released meanwhile.
@@ -131,14 +164,15 @@ private:
         std::string_view line;
         size_t cap = 0;
         bool more = false;
-        while (next_line(lane.reader, lane.decoder, lane.source, line, cap)) {
-            lane.decoder.decode(lane.source, line, cap, [&](const Event& e) { b.append(e); });
+        Lane::Io& io = *lane.io;
+        while (next_line(io.reader, io.decoder, io.source, line, cap)) {
+            io.decoder.decode(io.source, line, cap, [&](const Event& e) { b.append(e); });
             if (b.size() >= kBatchEvents || b.arena_bytes() >= kBatchArenaBytes) {
                 more = true;
                 break;
             }
         }
-        lane.progress.store(lane.reader.disk_bytes_done(), std::memory_order_relaxed);
+        lane.progress.store(io.reader.disk_bytes_done(), std::memory_order_relaxed);
         return more;
     }
     // The lane thread `me` should decode next: of those it decoded last, the
@@ -148,10 +182,10 @@ private:
     Lane* pick(unsigned me) {
         Lane* any = nullptr;
         Lane* own = nullptr;
-        for (auto& l : lanes_) {
+        for (Lane* l : active_) {
             if (l->busy || l->done || l->free.empty()) continue;
-            if (any == nullptr || l->full.size() < any->full.size()) any = l.get();
-            if (l->last == me && (own == nullptr || l->full.size() < own->full.size())) own = l.get();
+            if (any == nullptr || l->full.size() < any->full.size()) any = l;
+            if (l->last == me && (own == nullptr || l->full.size() < own->full.size())) own = l;
         }
         if (own == nullptr || own->full.size() > 2 + 2 * any->full.size()) return any;
         return own;
@@ -170,7 +204,11 @@ private:
         }
     }
 
+    std::span<const Mapping> mappings_;
+    const Clock& clock_;
+    DecodeOptions options_;
     std::vector<std::unique_ptr<Lane>> lanes_;
+    std::vector<Lane*> active_;  // started and not finished; under the mutex
     std::vector<std::thread> threads_;
     alignas(kCacheLine) std::mutex mutex_;
     std::condition_variable work_cv_;   // idle workers wait for a lane to decode
@@ -204,8 +242,8 @@ public:
     void add_totals(PipelineStats& stats) const override {
         // The set has ended: the lane's counts are final.
         add_decoder_counts(stats, lane_.stats);
-        stats.bytes += lane_.reader.bytes_read();
-        stats.read_errors += lane_.reader.read_errors();
+        stats.bytes += lane_.bytes_read;
+        stats.read_errors += lane_.read_errors;
     }
 
 private:

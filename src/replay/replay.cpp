@@ -2,6 +2,7 @@
 #include "replay/replay.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -58,17 +59,28 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
         for (const auto& s : streams) d += s->disk_bytes_done();
         return d;
     };
+    // The window [from, to). Before it, as far back as a start stays open,
+    // the open starts are followed: an end inside the window answers a start
+    // before it as in one replay of the whole history.
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    const double from = options_.from_ms.value_or(-kInf);
+    const double to = options_.to_ms.value_or(kInf);
+    const double lead_in_from = from - pipeline_.longest_max_age_ms();
+    if (sampler != nullptr) sampler->set_window(from, to);
+
     ReplayResult result;
     uint64_t since_progress = 0;
-    TimeMerge merge(streams, pipeline_.mappings());
+    // Several sets: each is started when the merge reaches its first entry.
+    TimeMerge merge(streams, pipeline_.mappings(),
+                    sets_.size() > 1 ? first_entry_times(sets_, pipeline_.mappings(), clock_, options_.decode)
+                                     : std::vector<double>{});
     for (size_t i = 0; merge.next(i);) {
         const EntryStream& s = *streams[i];
         const Event& e = *s.head;
         const double t = s.head_time_ms;
-        const bool before = options_.from_ms && t < *options_.from_ms;
-        const bool after = options_.to_ms && t > *options_.to_ms;
-        if (before || after) {
+        if (t < from || t >= to) {
             ++stats.entries_outside_window;
+            if (t < from && t >= lead_in_from) pipeline_.lead_in(e, inputs[i], t);
         } else {
             if (sampler != nullptr) sampler->before_entry(t);
             pipeline_.apply_at(e, inputs[i], t);

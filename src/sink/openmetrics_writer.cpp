@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -65,7 +66,11 @@ OpenMetricsWriter::OpenMetricsWriter(const MetricStore& store, std::vector<int> 
 OpenMetricsWriter::~OpenMetricsWriter() = default;
 
 void OpenMetricsWriter::before_entry(double time_ms) {
-    if (next_boundary_ms_ < 0) next_boundary_ms_ = std::ceil(time_ms / step_ms_) * step_ms_;
+    if (next_boundary_ms_ < 0) {
+        next_boundary_ms_ = std::ceil(time_ms / step_ms_) * step_ms_;
+        // The window's start was sampled by the window before it.
+        if (next_boundary_ms_ <= from_ms_) next_boundary_ms_ = (std::floor(from_ms_ / step_ms_) + 1) * step_ms_;
+    }
     if (next_boundary_ms_ < time_ms) {
         // The last boundary before this entry; the ones between the end of
         // the previous entry's gap allowance and it are skipped.
@@ -83,16 +88,19 @@ void OpenMetricsWriter::before_entry(double time_ms) {
 void OpenMetricsWriter::finish(double last_time_ms) {
     if (next_boundary_ms_ < 0) return;  // no entry at all
     const double last_boundary = std::ceil(last_time_ms / step_ms_) * step_ms_;
-    while (next_boundary_ms_ <= last_boundary) {
+    while (next_boundary_ms_ <= std::min(last_boundary, to_ms_)) {
         sample_at(next_boundary_ms_);
         next_boundary_ms_ += step_ms_;
     }
+    // The window ends between two steps: its last sample is at its end.
+    if (last_boundary > to_ms_) sample_at(to_ms_);
 }
 
 void OpenMetricsWriter::sample_at(double boundary_ms) {
     if (before_sample_) before_sample_(boundary_ms);
     const double ts = boundary_ms / 1000.0;
-    const double zero_ts = (boundary_ms - step_ms_) / 1000.0;
+    // After the seam with the window before, whose last sample may be at from_ms_.
+    const double zero_ts = std::max(boundary_ms - step_ms_, from_ms_ + 1) / 1000.0;
     for (auto& fo : families_) {
         const auto& fam = *store_.families()[static_cast<size_t>(fo->family)];
         line_.clear();

@@ -8,13 +8,21 @@
 // its first events. Samples are taken at every step while entries arrive and
 // for at most `max_gap` after an entry; a longer silence is skipped and
 // sampling resumes at the last step before the next entry, so one stray
-// entry years away from the others costs a bounded number of samples. Samples go to one temporary file per family while
+// entry years away from the others costs a bounded number of samples.
+//
+// A replay of a time window [from, to) samples only inside it: after `from`
+// (a series' zero sample too, at the latest 1 ms after it) and up to `to` at
+// most (the last sample at `to` itself when it falls between two steps), so
+// the outputs of windows that meet imported together hold each instant once,
+// and each series restarts from zero after the seam as after a restart.
+// Samples go to one temporary file per family while
 // the logs are read (memory stays flat however long the history), and the families are joined at the end, each one
 // contiguous.
 #pragma once
 
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +41,11 @@ public:
     OpenMetricsWriter(const OpenMetricsWriter&) = delete;
     OpenMetricsWriter& operator=(const OpenMetricsWriter&) = delete;
 
+    // The window of the replay (either may be infinite); before the first entry.
+    void set_window(double from_ms, double to_ms) {
+        from_ms_ = from_ms;
+        to_ms_ = to_ms;
+    }
     // Call before applying an entry timestamped `time_ms` (entries in time
     // order): samples every step boundary before it.
     void before_entry(double time_ms);
@@ -53,6 +66,8 @@ private:
     std::function<void(double)> before_sample_;
     double next_boundary_ms_ = -1;  // -1: before the first entry
     double last_entry_ms_ = -1;
+    double from_ms_ = -std::numeric_limits<double>::infinity();
+    double to_ms_ = std::numeric_limits<double>::infinity();
     uint64_t samples_ = 0;
     std::string line_;
 };

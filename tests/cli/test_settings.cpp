@@ -112,7 +112,7 @@ TEST_CASE("a flag that is not what it should be is one line on stderr naming it,
         {{"replay", "--label", "__name__=x", "x"}, "--label: label names starting with __ are reserved: __name__"},
         {{"replay", "--label", "a=1", "--label", "a=2", "x"}, "--label a is given more than once"},
         {{"replay", "--from", "soon", "x"}, "--from: not a time"},
-        {{"replay", "--from", "now", "--to", "-1h", "x"}, "--from is after --to"},
+        {{"replay", "--from", "now", "--to", "-1h", "x"}, "--from is not before --to"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.message);

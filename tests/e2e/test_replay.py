@@ -12,6 +12,7 @@ import math
 import os
 import pty
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -253,6 +254,41 @@ def test_parallel_streams_equal_one_stream():
     assert_threads_agree((1, 2, 3, 6, 0), args, pods, expected, "")
 
 
+def test_many_files_few_open_at_once():
+    """A history of 600 files that follow one another in time (pods that
+    came and went) replays exactly with at most 64 descriptors: a file is
+    opened when the merge reaches its first entry and closed at its end."""
+    tmp = tempfile.mkdtemp(prefix="ailog-replay-")
+    path = os.path.join(tmp, "all.log")
+    expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", 36, "--lines", 12000, "--hostile",
+                        "--max-line-bytes", 4096)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    # A call's lines go to the file its start is in; files are slices of time.
+    request_id = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
+    file_of_call, files = {}, [[] for _ in range(600)]
+    for i, line in enumerate(lines):
+        m = request_id.search(line)
+        k = file_of_call.setdefault(m.group(1), i * 600 // len(lines)) if m else i * 600 // len(lines)
+        files[k].append(line + b"\n")
+    for k, content in enumerate(files):
+        pod = os.path.join(tmp, "pods", f"ns_pod-{k}_uid", "app")
+        os.makedirs(pod)
+        with open(os.path.join(pod, "0.log"), "wb") as f:
+            f.write(b"".join(content))
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    for threads in (1, 2):
+        r = subprocess.run([binary(), "replay", "--output", "prometheus", "--correlation.max-age", "100000d",
+                            "--max-line-bytes", "4096", "--threads", str(threads), os.path.join(tmp, "pods", "*", "*", "0.log")],
+                           capture_output=True, timeout=300, preexec_fn=limit)
+        assert r.returncode == 0, r.stderr.decode()
+        samples = parse_exposition(r.stdout.decode())
+        problems = compare(samples, expected)
+        assert value(samples, "ailog_exporter_read_errors_total", default=0) == 0, "read errors"
+        assert not problems, f"--threads {threads}:\n" + "\n".join(problems[:20])
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_decoding_threads_change_nothing():
     """One set read on one thread and decoded on several gives every figure
     exactly as one thread does: plain lines, Docker and CRI with split and
@@ -300,13 +336,13 @@ def test_time_window():
     path = os.path.join(tmp, "app.log")
     frm, to = START_MS + 10 * 60 * 1000, START_MS + 20 * 60 * 1000
     expected = generate(path, path + ".json", "--seed", 51, "--lines", 20000, "--rate", 5, "--start", START,
-                        "--checkpoint-at", frm - 1, "--checkpoint-at", to)
+                        "--checkpoint-at", frm - 1, "--checkpoint-at", to - 1)
     iso = lambda ms: subprocess.run(["date", "-u", "-d", f"@{ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
                                     capture_output=True, text=True).stdout.strip()
     out = parse_exposition(replay("--output", "prometheus", "--from", iso(frm), "--to", iso(to),
                                   "--correlation.max-age", "100000d", path).stdout.decode())
     got = sum(v for k, v in out.items() if k[0] == "openai_api_requests_total")
-    want = total(expected["checkpoints"][str(to)], "openai_api_requests_total") - \
+    want = total(expected["checkpoints"][str(to - 1)], "openai_api_requests_total") - \
         total(expected["checkpoints"][str(frm - 1)], "openai_api_requests_total")
     assert got == want > 0, (got, want)
     # Relative times: a window entirely in the future holds nothing.
@@ -419,7 +455,8 @@ def test_threads_as_documented():
 
 if __name__ == "__main__":
     run_tests([test_backfill_through_promtool_and_prometheus, test_replay_equals_serve, test_decoding_threads_change_nothing,
-               test_parallel_streams_equal_one_stream, test_summary_json_and_table,
+               test_parallel_streams_equal_one_stream,
+               test_many_files_few_open_at_once, test_summary_json_and_table,
                test_time_window, test_entries_without_timestamp_are_counted_and_skipped,
                test_wrapper_time_stands_in_for_a_missing_timestamp,
                test_progress_bar_only_on_a_terminal, test_bad_arguments_exit_2, test_threads_as_documented])

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Replay of histories made of many files, on the real binary (not part of
+the test suite): wall time, peak resident memory and the most descriptors
+open at once, for N pod logs that follow one another in time (pods that came
+and went: a few overlap at any moment) and, for comparison, for N pod logs
+that all span the same hours.
+
+  python3 bench/many_files.py [--files 20,200,2000] [--lines 120000] [--threads 1,2]
+
+One corpus of --lines lines (samples/generate.py, the mixed flavour) is cut
+into N files, each call kept in one file:
+  staggered  file k holds the calls that start in the k-th slice of the
+             history (its lines consecutive in time);
+  overlapping  calls dealt round the files: every file spans the whole
+             history.
+Every replay's figures are compared with the generator's. The binary is
+build-release/ailog_exporter, or $AILOG_EXPORTER.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+os.environ.setdefault("AILOG_EXPORTER", os.path.join(ROOT, "build-release", "ailog_exporter"))
+from harness import binary, compare, generate, parse_exposition  # noqa: E402
+
+REQUEST_ID = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def write_pods(lines, files, layout, out):
+    chunks = [[] for _ in range(files)]
+    file_of_call = {}
+    for i, line in enumerate(lines):
+        m = REQUEST_ID.search(line)
+        if layout == "staggered":
+            slot = i * files // len(lines)
+            k = file_of_call.setdefault(m.group(1), slot) if m else slot
+        else:
+            k = zlib.crc32(m.group(1)) % files if m else i % files
+        chunks[k].append(line + b"\n")
+    for k, content in enumerate(chunks):
+        d = os.path.join(out, f"ai_pod-{k}_{k:08x}", "app")
+        os.makedirs(d)
+        with open(os.path.join(d, "0.log"), "wb") as f:
+            f.write(b"".join(content))
+
+
+def measure(args):
+    """(wall s, peak RSS MiB, most open descriptors, stdout) of one replay."""
+    start = time.monotonic()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    most_fds = [0]
+
+    def watch():
+        while proc.poll() is None:
+            try:
+                most_fds[0] = max(most_fds[0], len(os.listdir(f"/proc/{proc.pid}/fd")))
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.002)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    t.join()
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"replay failed: {err.decode()}")
+    return time.monotonic() - start, usage.ru_maxrss / 1024, most_fds[0], out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", default="20,200,2000")
+    ap.add_argument("--lines", type=int, default=120000)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--layouts", default="staggered,overlapping")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="ailog-many-")
+    try:
+        corpus = os.path.join(tmp, "all.log")
+        expected = generate(corpus, corpus + ".json", "--flavour", "mixed", "--seed", 5, "--lines", a.lines)
+        with open(corpus, "rb") as f:
+            lines = f.read().split(b"\n")[:-1]
+        print(f"binary: {binary()}; corpus: {a.lines} lines, {os.path.getsize(corpus)} bytes\n")
+        print("| layout | files | --threads | wall | peak RSS | most descriptors open |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for layout in a.layouts.split(","):
+            for n in (int(x) for x in a.files.split(",")):
+                pods = os.path.join(tmp, f"{layout}-{n}")
+                write_pods(lines, n, layout, pods)
+                for threads in a.threads.split(","):
+                    wall, rss, fds, out = measure([binary(), "replay", "-q", "--output", "prometheus",
+                                                   "--correlation.max-age", "100000d", "--threads", threads, os.path.join(pods, "*", "*", "0.log")])
+                    problems = compare(parse_exposition(out.decode()), expected)
+                    if problems:
+                        raise SystemExit(f"{layout} {n} files, --threads {threads}: " + "\n".join(problems[:10]))
+                    print(f"| {layout} | {n} | {threads} | {wall:.2f} s | {rss:.1f} MiB | {fds} |", flush=True)
+                shutil.rmtree(pods)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
