@@ -165,14 +165,15 @@ void add_replay_options(CLI::App& replay, ReplayFlags& o) {
         ->type_name("NAME=VALUE");
     replay
         .add_option("--from", o.from,
-                    "Only entries at or after this time (RFC 3339, or relative: -7d). The open starts of the "
+                    "Only entries after this time (RFC 3339, or relative: -7d). The open starts of the "
                     "--correlation.max-age before it are followed, so that ends inside find their starts")
         ->type_name("TIME");
     replay
-        .add_option("--to", o.to,
-                    "Only entries before this time (RFC 3339, or relative: -1h): replays with --to T and --from T "
-                    "meet without a gap or an overlap. Entries later than the replay's start are invalid (future) "
-                    "unless this is later")
+        .add_option(
+            "--to", o.to,
+            "Only entries at or before this time (RFC 3339, or relative: -1h): replays with --to T and "
+            "--from T meet without a gap or an overlap. Entries later than the replay's start are invalid (future) "
+            "unless this is later")
         ->type_name("TIME");
     replay.add_flag("-q,--quiet", o.quiet, "No progress bar on stderr");
     replay

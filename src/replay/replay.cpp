@@ -59,9 +59,12 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
         for (const auto& s : streams) d += s->disk_bytes_done();
         return d;
     };
-    // The window [from, to). Before it, as far back as a start stays open,
-    // the open starts are followed: an end inside the window answers a start
-    // before it as in one replay of the whole history.
+    // The window (from, to], left-open as Prometheus's ranges: a sample at
+    // an instant holds every entry at or before it, so windows that meet
+    // sample the seam once, with what one replay of the whole would. Before
+    // the window, as far back as a start stays open, the open starts are
+    // followed: an end inside it answers a start before it as in one replay
+    // of the whole history.
     constexpr double kInf = std::numeric_limits<double>::infinity();
     const double from = options_.from_ms.value_or(-kInf);
     const double to = options_.to_ms.value_or(kInf);
@@ -78,9 +81,9 @@ ReplayResult Replay::run(OpenMetricsWriter* sampler, const std::function<void(ui
         const EntryStream& s = *streams[i];
         const Event& e = *s.head;
         const double t = s.head_time_ms;
-        if (t < from || t >= to) {
+        if (t <= from || t > to) {
             ++stats.entries_outside_window;
-            if (t < from && t >= lead_in_from) pipeline_.lead_in(e, inputs[i], t);
+            if (t <= from && t >= lead_in_from) pipeline_.lead_in(e, inputs[i], t);
         } else {
             if (sampler != nullptr) sampler->before_entry(t);
             pipeline_.apply_at(e, inputs[i], t);

@@ -66,11 +66,8 @@ OpenMetricsWriter::OpenMetricsWriter(const MetricStore& store, std::vector<int> 
 OpenMetricsWriter::~OpenMetricsWriter() = default;
 
 void OpenMetricsWriter::before_entry(double time_ms) {
-    if (next_boundary_ms_ < 0) {
-        next_boundary_ms_ = std::ceil(time_ms / step_ms_) * step_ms_;
-        // The window's start was sampled by the window before it.
-        if (next_boundary_ms_ <= from_ms_) next_boundary_ms_ = (std::floor(from_ms_ / step_ms_) + 1) * step_ms_;
-    }
+    // In a window (from, to], after from: its instant belongs to the window before.
+    if (next_boundary_ms_ < 0) next_boundary_ms_ = std::ceil(time_ms / step_ms_) * step_ms_;
     if (next_boundary_ms_ < time_ms) {
         // The last boundary before this entry; the ones between the end of
         // the previous entry's gap allowance and it are skipped.

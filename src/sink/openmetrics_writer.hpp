@@ -10,7 +10,7 @@
 // sampling resumes at the last step before the next entry, so one stray
 // entry years away from the others costs a bounded number of samples.
 //
-// A replay of a time window [from, to) samples only inside it: after `from`
+// A replay of a time window (from, to] samples only inside it: after `from`
 // (a series' zero sample too, at the latest 1 ms after it) and up to `to` at
 // most (the last sample at `to` itself when it falls between two steps), so
 // the outputs of windows that meet imported together hold each instant once,

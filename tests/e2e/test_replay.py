@@ -336,14 +336,14 @@ def test_time_window():
     path = os.path.join(tmp, "app.log")
     frm, to = START_MS + 10 * 60 * 1000, START_MS + 20 * 60 * 1000
     expected = generate(path, path + ".json", "--seed", 51, "--lines", 20000, "--rate", 5, "--start", START,
-                        "--checkpoint-at", frm - 1, "--checkpoint-at", to - 1)
+                        "--checkpoint-at", frm, "--checkpoint-at", to)
     iso = lambda ms: subprocess.run(["date", "-u", "-d", f"@{ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
                                     capture_output=True, text=True).stdout.strip()
     out = parse_exposition(replay("--output", "prometheus", "--from", iso(frm), "--to", iso(to),
                                   "--correlation.max-age", "100000d", path).stdout.decode())
     got = sum(v for k, v in out.items() if k[0] == "openai_api_requests_total")
-    want = total(expected["checkpoints"][str(to - 1)], "openai_api_requests_total") - \
-        total(expected["checkpoints"][str(frm - 1)], "openai_api_requests_total")
+    want = total(expected["checkpoints"][str(to)], "openai_api_requests_total") - \
+        total(expected["checkpoints"][str(frm)], "openai_api_requests_total")
     assert got == want > 0, (got, want)
     # Relative times: a window entirely in the future holds nothing.
     s = json.loads(replay("--output", "json", "--from", "-1h", path).stdout)

@@ -21,9 +21,11 @@ Usage: AILOG_EXPORTER=build/ailog_exporter python3 tests/e2e/test_victoriametric
 """
 
 import calendar
+import datetime
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -199,6 +201,17 @@ def test_windows_add_up_to_the_whole():
         generate(log, log + ".json", "--lines", 24000, "--seed", 71, "--start", START, "--rate", 4)
         start_ms = calendar.timegm(time.strptime(START, "%Y-%m-%dT%H:%M:%SZ")) * 1000
         seams = [start_ms + 12 * 60 * 1000, start_ms + 31 * 60 * 1000 + 7500]  # on the 15 s grid, between steps
+        # An entry exactly at the first seam: in the earlier window only, sampled there.
+        with open(log) as f:
+            lines = f.readlines()
+        stamp = re.compile(r'"timestamp":"([^"]+)"')
+        for i, line in enumerate(lines):
+            m = stamp.search(line)
+            if m and datetime.datetime.fromisoformat(m.group(1)).timestamp() * 1000 >= seams[0]:
+                lines[i] = line[:m.start(1)] + iso(seams[0]) + line[m.end(1):]
+                break
+        with open(log, "w") as f:
+            f.writelines(lines)
         windows = [("--to", iso(seams[0])), ("--from", iso(seams[0]), "--to", iso(seams[1])),
                    ("--from", iso(seams[1]))]
         whole_om, whole_prom = os.path.join(tmp, "whole.om"), os.path.join(tmp, "whole.prom")
