@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: on the release
 # build (warnings are errors) and on an AddressSanitizer + UBSan build; then
-# each libFuzzer target for AILOG_FUZZ_SECONDS (60) in a clang sanitizer build.
+# each libFuzzer target for AILOG_FUZZ_SECONDS (45) in a clang sanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
@@ -15,4 +15,4 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-sanitize --print-errorlogs --timeout-multiplier 3
 
-scripts/fuzz.sh "${AILOG_FUZZ_SECONDS:-60}"
+scripts/fuzz.sh "${AILOG_FUZZ_SECONDS:-45}"
