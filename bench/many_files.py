@@ -19,34 +19,20 @@ build-release/ailog_exporter, or $AILOG_EXPORTER.
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 os.environ.setdefault("AILOG_EXPORTER", os.path.join(ROOT, "build-release", "ailog_exporter"))
-from harness import binary, compare, generate, parse_exposition  # noqa: E402
-
-REQUEST_ID = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
+from harness import binary, compare, deal_calls, generate, parse_exposition  # noqa: E402
 
 
 def write_pods(lines, files, layout, out):
-    chunks = [[] for _ in range(files)]
-    file_of_call = {}
-    for i, line in enumerate(lines):
-        m = REQUEST_ID.search(line)
-        if layout == "staggered":
-            slot = i * files // len(lines)
-            k = file_of_call.setdefault(m.group(1), slot) if m else slot
-        else:
-            k = zlib.crc32(m.group(1)) % files if m else i % files
-        chunks[k].append(line + b"\n")
-    for k, content in enumerate(chunks):
+    for k, content in enumerate(deal_calls(lines, files, staggered=layout == "staggered")):
         d = os.path.join(out, f"ai_pod-{k}_{k:08x}", "app")
         os.makedirs(d)
         with open(os.path.join(d, "0.log"), "wb") as f:

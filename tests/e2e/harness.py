@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -428,6 +429,29 @@ def run_tests(tests):
             import traceback
             traceback.print_exc()
     sys.exit(1 if failed else 0)
+
+
+_REQUEST_ID = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
+
+
+def deal_calls(lines, n, staggered):
+    """The lines of a log (bytes, without newlines) dealt into n lists of
+    lines with newlines, each call's lines in one list (a start and its end
+    are matched within one input). Staggered: list k holds the calls that
+    start in the k-th slice of the log and that slice's other lines, so the
+    lists follow one another in time; otherwise calls go round by the hash of
+    their id and other lines by position, so every list spans the whole log."""
+    out = [[] for _ in range(n)]
+    slot_of_call = {}
+    for i, line in enumerate(lines):
+        m = _REQUEST_ID.search(line)
+        if staggered:
+            slot = i * n // len(lines)
+            k = slot_of_call.setdefault(m.group(1), slot) if m else slot
+        else:
+            k = zlib.crc32(m.group(1)) % n if m else i % n
+        out[k].append(line + b"\n")
+    return out
 
 
 def add_metrics(a, b):

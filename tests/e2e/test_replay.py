@@ -11,17 +11,15 @@ import json
 import math
 import os
 import pty
-import re
 import resource
 import shutil
 import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
-import zlib
 
-from harness import (ROOT, Exporter, add_metrics, binary, compare, free_port, generate, parse_exposition, run_tests,
-                     series_of, value, wait_until)
+from harness import (ROOT, Exporter, add_metrics, binary, compare, deal_calls, free_port, generate, parse_exposition,
+                     run_tests, series_of, value, wait_until)
 
 STEP_S = 15
 BUCKETS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
@@ -238,13 +236,8 @@ def test_parallel_streams_equal_one_stream():
                         "--max-line-bytes", 4096)
     with open(path, "rb") as f:
         lines = f.read().split(b"\n")[:-1]
-    # Each call stays in one pod (its id is matched within its own input),
-    # the pods' lines interleave in time; other lines go round the pods.
-    request_id = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
-    pod_lines = [[] for _ in range(4)]
-    for i, line in enumerate(lines):
-        m = request_id.search(line)
-        pod_lines[zlib.crc32(m.group(1)) % 4 if m else i % 4].append(line + b"\n")
+    # Each call stays in one pod, the pods' lines interleave in time.
+    pod_lines = deal_calls(lines, 4, staggered=False)
     pods = []
     for i in range(4):
         pods.append(os.path.join(tmp, f"pod{i}.log"))
@@ -265,13 +258,7 @@ def test_many_files_few_open_at_once():
     with open(path, "rb") as f:
         lines = f.read().split(b"\n")[:-1]
     # A call's lines go to the file its start is in; files are slices of time.
-    request_id = re.compile(rb'"requestId":\s*"((?:[^"\\]|\\.)*)"')
-    file_of_call, files = {}, [[] for _ in range(600)]
-    for i, line in enumerate(lines):
-        m = request_id.search(line)
-        k = file_of_call.setdefault(m.group(1), i * 600 // len(lines)) if m else i * 600 // len(lines)
-        files[k].append(line + b"\n")
-    for k, content in enumerate(files):
+    for k, content in enumerate(deal_calls(lines, 600, staggered=True)):
         pod = os.path.join(tmp, "pods", f"ns_pod-{k}_uid", "app")
         os.makedirs(pod)
         with open(os.path.join(pod, "0.log"), "wb") as f:
@@ -279,7 +266,8 @@ def test_many_files_few_open_at_once():
     limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     for threads in (1, 2):
         r = subprocess.run([binary(), "replay", "--output", "prometheus", "--correlation.max-age", "100000d",
-                            "--max-line-bytes", "4096", "--threads", str(threads), os.path.join(tmp, "pods", "*", "*", "0.log")],
+                            "--max-line-bytes", "4096", "--threads", str(threads),
+                            os.path.join(tmp, "pods", "*", "*", "0.log")],
                            capture_output=True, timeout=300, preexec_fn=limit)
         assert r.returncode == 0, r.stderr.decode()
         samples = parse_exposition(r.stdout.decode())
