@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang, AddressSanitizer and
-# UBSan, and runs each for SECONDS (default 60) on a copy of its seed corpus
-# in tests/fuzz/corpus/TARGET. A crash, a leak, a UBSan report or a timeout
-# fails it; the input that did it is left in build-fuzz/artifacts/.
+# UBSan (in build-sanitize, scripts/build-sanitize.sh), and runs each for
+# SECONDS (default 60) on a copy of its seed corpus in tests/fuzz/corpus/TARGET.
+# A crash, a leak, a UBSan report or a timeout fails it; the input that did it
+# is left in build-sanitize/artifacts/.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: pipeline timestamp config state
 set -euo pipefail
@@ -12,25 +13,21 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(pipeline timestamp config state)
 
-if [ ! -f build-fuzz/build.ninja ]; then
-    CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzing=true -Dbuildtype=debugoptimized \
-        -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
-fi
-ninja -C build-fuzz $(printf 'tests/fuzz_%s ' "${targets[@]}")
-mkdir -p build-fuzz/artifacts
+scripts/build-sanitize.sh $(printf 'tests/fuzz_%s ' "${targets[@]}")
+mkdir -p build-sanitize/artifacts
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in "${targets[@]}"; do
     work=$(mktemp -d)
     cp -r "tests/fuzz/corpus/$t/." "$work/"
     echo "fuzz_$t: ${seconds}s from $(ls "$work" | wc -l) seeds" >&2
-    if ! "build-fuzz/tests/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-            -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t-" "$work" 2> "build-fuzz/fuzz_$t.log"; then
-        tail -60 "build-fuzz/fuzz_$t.log" >&2
-        echo "fuzz_$t: failed; the input is in build-fuzz/artifacts/" >&2
+    if ! "build-sanitize/tests/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+            -print_final_stats=1 -artifact_prefix="build-sanitize/artifacts/$t-" "$work" 2> "build-sanitize/fuzz_$t.log"; then
+        tail -60 "build-sanitize/fuzz_$t.log" >&2
+        echo "fuzz_$t: failed; the input is in build-sanitize/artifacts/" >&2
         rm -rf "$work"
         exit 1
     fi
-    grep -E "^stat::number_of_executed_runs|^#[0-9]+ *DONE" "build-fuzz/fuzz_$t.log" | tail -2 >&2 || true
+    grep -E "^stat::number_of_executed_runs|^#[0-9]+ *DONE" "build-sanitize/fuzz_$t.log" | tail -2 >&2 || true
     rm -rf "$work"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: on the release
-# build (warnings are errors) and on an AddressSanitizer + UBSan build; then
-# each libFuzzer target for AILOG_FUZZ_SECONDS (45) in a clang sanitizer build.
+# build (warnings are errors) and on a clang AddressSanitizer + UBSan build;
+# then each libFuzzer target, built in the latter, for AILOG_FUZZ_SECONDS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
@@ -9,10 +9,9 @@ scripts/setup-debian.sh
 scripts/build.sh build-release -Dwerror=true
 meson test -C build-release --print-errorlogs
 
-scripts/build.sh build-sanitize -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dwerror=true
+scripts/build-sanitize.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C build-sanitize --print-errorlogs --timeout-multiplier 3
 
-scripts/fuzz.sh "${AILOG_FUZZ_SECONDS:-45}"
+scripts/fuzz.sh "${AILOG_FUZZ_SECONDS:-60}"

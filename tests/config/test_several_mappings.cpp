@@ -123,8 +123,8 @@ TEST_CASE("metric and entry kind names are unique in a file of several mappings"
 
 TEST_CASE("names that are not text in a file of several mappings are problems, not a crash") {
     const char* kBad[] = {
-        "mappings:\n  a:\n    message: m\n    time: t\n    entries: {x: {message: x}}\n    metrics:\n"
-        "      - {name: [a], type: counter}\n",
+        ("mappings:\n  a:\n    message: m\n    time: t\n    entries: {x: {message: x}}\n    metrics:\n"
+         "      - {name: [a], type: counter}\n"),
         "mappings:\n  a:\n    message: m\n    time: t\n    entries: {[x]: {message: x}}\n",
         "mappings:\n  [a]:\n    message: m\n",
         "[a]: 1\nmappings: {a: {}}\n",

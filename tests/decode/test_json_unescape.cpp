@@ -81,7 +81,9 @@ TEST_CASE("unescaping: each implementation reads JSON strings as simdjson does")
         {"\\\\\\\"", "\\\""},
     };
     for (Fn fn : implementations()) {
-        for (const auto& [content, expected] : cases) {
+        for (const auto& kase : cases) {
+            const std::string& content = kase.first;
+            const std::string& expected = kase.second;
             CAPTURE(content);
             const Outcome o = run(fn, content + "\",\"stream\"");
             REQUIRE(o.text.has_value());
