@@ -28,6 +28,6 @@ for t in "${targets[@]}"; do
         rm -rf "$work"
         exit 1
     fi
-    grep -E "^stat::number_of_executed_runs|^#[0-9]+ *DONE" "build-sanitize/fuzz_$t.log" | tail -2 >&2 || true
+    grep -E "^stat::number_of_executed_(runs|units)|^#[0-9]+ *DONE" "build-sanitize/fuzz_$t.log" | tail -2 >&2 || true
     rm -rf "$work"
 done
