@@ -15,10 +15,7 @@ public:
     bool next() override {
         head = nullptr;
         if (ended_) return false;
-        if (!io_) {
-            io_ = std::make_unique<Io>(set_, mappings_, clock_, options_, stats_);
-            io_->source = io_->decoder.open_source(set_.name);
-        }
+        if (!io_) io_ = std::make_unique<SetInput>(set_, mappings_, clock_, options_, stats_);
         if (next_entry()) return true;
         bytes_ = io_->reader.bytes_read();
         read_errors_ = io_->reader.read_errors();
@@ -35,15 +32,6 @@ public:
     }
 
 private:
-    struct Io {
-        Io(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock, const DecodeOptions& options,
-           PipelineStats& stats)
-            : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {}
-        SetReader reader;
-        LineDecoder decoder;
-        int source = -1;
-    };
-
     bool next_entry() {
         // A line that is an entry of several mappings: its entries one by one.
         if (++pending_pos_ < pending_.size()) {
@@ -74,7 +62,7 @@ private:
     const Clock& clock_;
     DecodeOptions options_;
     PipelineStats& stats_;
-    std::unique_ptr<Io> io_;
+    std::unique_ptr<SetInput> io_;
     bool ended_ = false;
     uint64_t bytes_ = 0, read_errors_ = 0, disk_bytes_ = 0;  // at the end
     std::vector<Event> pending_;                             // several mappings: the entries of the last line

@@ -68,6 +68,19 @@ std::vector<double> first_entry_times(const std::vector<RotatedSet>& sets, std::
 // pipeline's at its end.
 void add_decoder_counts(PipelineStats& to, const PipelineStats& from);
 
+// A set being read: its files' reader and the source its lines are decoded
+// as. A stream holds one from its first entry to the end of the set.
+struct SetInput {
+    SetInput(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock, const DecodeOptions& options,
+             PipelineStats& stats)
+        : reader(set, options.max_line_bytes),
+          decoder(mappings, clock, options, stats),
+          source(decoder.open_source(set.name)) {}
+    SetReader reader;
+    LineDecoder decoder;
+    int source;
+};
+
 // The next line of `reader` within the line limit into `line`; the
 // over-long ones on the way are counted on `decoder`. False at the end.
 inline bool next_line(SetReader& reader, LineDecoder& decoder, int source, std::string_view& line, size_t& capacity) {

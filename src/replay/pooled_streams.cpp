@@ -27,20 +27,9 @@ public:
     struct alignas(kCacheLine) Lane {
         explicit Lane(const RotatedSet& set) : set(set) {}
         const RotatedSet& set;
-        // Its reader and decoder, from the merge's first call of next() to
-        // the end of the set; used by one thread at a time: the one that
-        // set `busy`.
-        struct Io {
-            Io(const RotatedSet& set, std::span<const Mapping> mappings, const Clock& clock,
-               const DecodeOptions& options, PipelineStats& stats)
-                : reader(set, options.max_line_bytes), decoder(mappings, clock, options, stats) {
-                source = decoder.open_source(set.name);
-            }
-            SetReader reader;
-            LineDecoder decoder;
-            int source = -1;
-        };
-        std::unique_ptr<Io> io;
+        // From the merge's first call of next() to the end of the set; used
+        // by one thread at a time: the one that set `busy`.
+        std::unique_ptr<SetInput> io;
         PipelineStats stats;
         uint64_t bytes_read = 0;  // at the end
         uint64_t read_errors = 0;
@@ -114,7 +103,7 @@ private:
     // A lane joins the ones decoded with its reader, decoder and batches.
     void start(Lane& lane) {
         lane.started = true;
-        lane.io = std::make_unique<Lane::Io>(lane.set, mappings_, clock_, options_, lane.stats);
+        lane.io = std::make_unique<SetInput>(lane.set, mappings_, clock_, options_, lane.stats);
         for (int i = 0; i < kBatches; ++i) lane.free.push_back(std::make_unique<EventBatch>(mappings_, kBatchEvents));
         active_.push_back(&lane);
         if (idle_workers_ > 0) work_cv_.notify_one();
@@ -164,7 +153,7 @@ private:
         std::string_view line;
         size_t cap = 0;
         bool more = false;
-        Lane::Io& io = *lane.io;
+        SetInput& io = *lane.io;
         while (next_line(io.reader, io.decoder, io.source, line, cap)) {
             io.decoder.decode(io.source, line, cap, [&](const Event& e) { b.append(e); });
             if (b.size() >= kBatchEvents || b.arena_bytes() >= kBatchArenaBytes) {

@@ -226,16 +226,22 @@ def assert_threads_agree(thread_counts, args, paths, expected, what):
         assert samples == runs[1], f"{what}--threads {threads} differs from --threads 1"
 
 
+def hostile_lines(tmp, seed, n):
+    """The generator's figures and the lines (without newlines) of a mixed,
+    hostile log of n lines written in `tmp`."""
+    path = os.path.join(tmp, "all.log")
+    expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", seed, "--lines", n, "--hostile",
+                        "--max-line-bytes", 4096)
+    with open(path, "rb") as f:
+        return expected, f.read().split(b"\n")[:-1]
+
+
 def test_parallel_streams_equal_one_stream():
     """Several sets are decoded on threads shared between them (fewer, as
     many, or more than the sets) and merged by time: the same figures as the
     whole log read as one file, whatever the number of threads."""
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
-    path = os.path.join(tmp, "all.log")
-    expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", 35, "--lines", 30000, "--hostile",
-                        "--max-line-bytes", 4096)
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")[:-1]
+    expected, lines = hostile_lines(tmp, 35, 30000)
     # Each call stays in one pod, the pods' lines interleave in time.
     pod_lines = deal_calls(lines, 4, staggered=False)
     pods = []
@@ -252,11 +258,7 @@ def test_many_files_few_open_at_once():
     came and went) replays exactly with at most 64 descriptors: a file is
     opened when the merge reaches its first entry and closed at its end."""
     tmp = tempfile.mkdtemp(prefix="ailog-replay-")
-    path = os.path.join(tmp, "all.log")
-    expected = generate(path, path + ".json", "--flavour", "mixed", "--seed", 36, "--lines", 12000, "--hostile",
-                        "--max-line-bytes", 4096)
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")[:-1]
+    expected, lines = hostile_lines(tmp, 36, 12000)
     # A call's lines go to the file its start is in; files are slices of time.
     for k, content in enumerate(deal_calls(lines, 600, staggered=True)):
         pod = os.path.join(tmp, "pods", f"ns_pod-{k}_uid", "app")
